@@ -1,0 +1,34 @@
+# The two commands of the README: `make demo` and `make test`. Both create
+# .venv and install what they need on a machine with only Python, make, git.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PIP := $(BIN)/python -m pip
+BACKENDS ?= tensorflow jax
+PYTEST_ARGS ?=
+
+SOURCES := pyproject.toml $(wildcard keras_lstm_variants/*.py)
+
+.PHONY: test demo install clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+
+# The package is installed (not editable): the tests run against what a user
+# gets from `pip install`. It is reinstalled whenever a source file changes.
+$(VENV)/.installed: $(BIN)/python $(SOURCES)
+	$(PIP) install --quiet ".[test,demo,tensorflow,jax]"
+	$(PIP) install --quiet --no-deps --force-reinstall .
+	touch $@
+
+install: $(VENV)/.installed
+
+test: $(VENV)/.installed
+	@set -e; for backend in $(BACKENDS); do \
+		echo "=== KERAS_BACKEND=$$backend"; \
+		KERAS_BACKEND=$$backend $(BIN)/pytest $(PYTEST_ARGS); \
+	done
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info demo_output

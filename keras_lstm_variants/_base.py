@@ -1,0 +1,454 @@
+"""What every cell and layer of the package shares.
+
+`LSTMCellBase` owns the arguments of `keras.layers.LSTMCell`, the weights of
+the gates (`kernel`, `recurrent_kernel`, `bias`), the dropout masks, the
+initial state and the config. A variant subclasses it, names its gates, adds
+its own weights in `build` and writes its equations in `_update`.
+
+`LSTMLayerBase` is a `keras.layers.RNN` that builds its cell from its own
+flat argument list, exactly as `keras.layers.LSTM` does; a variant layer only
+names its cell class.
+"""
+
+import inspect
+import numbers
+import re
+
+import keras
+from keras import activations
+from keras import constraints
+from keras import initializers
+from keras import ops
+from keras import regularizers
+
+from keras_lstm_variants._keras_internal import DropoutRNNCell
+
+PACKAGE = "keras_lstm_variants"
+
+
+def serializable(cls):
+    """Registers a public class under the package's name for `.keras` files."""
+    return keras.saving.register_keras_serializable(package=PACKAGE)(cls)
+
+
+def check_positive_int(name, value):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(
+            f"Argument `{name}` must be a positive integer. "
+            f"Received: {name}={value!r} of type {type(value).__name__}."
+        )
+    if value <= 0:
+        raise ValueError(
+            f"Argument `{name}` must be a positive integer. "
+            f"Received: {name}={value!r}."
+        )
+    return int(value)
+
+
+def check_rate(name, value):
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, numbers.Real)
+        or not 0.0 <= value <= 1.0
+    ):
+        raise ValueError(
+            f"Argument `{name}` must be a float in [0, 1]. "
+            f"Received: {name}={value!r}."
+        )
+    return float(value)
+
+
+def _snake_case(name):
+    name = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1_\2", name)
+    return re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name).lower()
+
+
+def _static_dim(shape, axis):
+    return None if shape is None or len(shape) == 0 else shape[axis]
+
+
+class LSTMCellBase(keras.Layer, DropoutRNNCell):
+    """Base of every cell: the arguments and weights of `keras.layers.LSTMCell`.
+
+    Subclasses set `gates`, the order of the gate blocks in `kernel`,
+    `recurrent_kernel` and `bias`, and implement `_update(z, c_tm1)`, which
+    maps the gate pre-activations and the previous carry to `(h, c)`.
+    """
+
+    gates = ("i", "f", "c", "o")
+
+    def __init__(
+        self,
+        units,
+        activation="tanh",
+        recurrent_activation="sigmoid",
+        use_bias=True,
+        kernel_initializer="glorot_uniform",
+        recurrent_initializer="orthogonal",
+        bias_initializer="zeros",
+        unit_forget_bias=True,
+        kernel_regularizer=None,
+        recurrent_regularizer=None,
+        bias_regularizer=None,
+        kernel_constraint=None,
+        recurrent_constraint=None,
+        bias_constraint=None,
+        dropout=0.0,
+        recurrent_dropout=0.0,
+        seed=None,
+        implementation=2,
+        **kwargs,
+    ):
+        units = check_positive_int("units", units)
+        dropout = check_rate("dropout", dropout)
+        recurrent_dropout = check_rate("recurrent_dropout", recurrent_dropout)
+        if implementation not in (1, 2):
+            raise ValueError(
+                "Argument `implementation` must be 1 (one dropout mask per "
+                "gate) or 2 (one mask for all gates). "
+                f"Received: implementation={implementation!r}."
+            )
+        super().__init__(**kwargs)
+        self.units = units
+        self.activation = activations.get(activation)
+        self.recurrent_activation = activations.get(recurrent_activation)
+        self.use_bias = bool(use_bias)
+
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.recurrent_initializer = initializers.get(recurrent_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        self.unit_forget_bias = bool(unit_forget_bias)
+
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.recurrent_regularizer = regularizers.get(recurrent_regularizer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
+
+        self.kernel_constraint = constraints.get(kernel_constraint)
+        self.recurrent_constraint = constraints.get(recurrent_constraint)
+        self.bias_constraint = constraints.get(bias_constraint)
+
+        self.dropout = dropout
+        self.recurrent_dropout = recurrent_dropout
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed=seed)
+        # As in keras.layers.LSTMCell: recurrent dropout uses one mask per
+        # gate (Gal & Ghahramani 2016), and so does input dropout then.
+        self.implementation = 1 if recurrent_dropout else implementation
+        if self.implementation == 1:
+            self.dropout_mask_count = len(self.gates)
+
+        self.state_size = [units, units]
+        self.output_size = units
+
+    @classmethod
+    def argument_names(cls):
+        """Every constructor argument of the cell, from all its classes."""
+        names = []
+        for klass in reversed(cls.__mro__):
+            if not issubclass(klass, LSTMCellBase):
+                continue
+            for parameter in inspect.signature(klass.__init__).parameters:
+                if parameter not in ("self", "kwargs") and parameter not in names:
+                    names.append(parameter)
+        return names
+
+    def build(self, input_shape):
+        if len(input_shape) != 2 or input_shape[-1] is None:
+            raise ValueError(
+                f"{type(self).__name__} expects `inputs` of shape "
+                "(batch, features) with a known number of features. "
+                f"Received: inputs.shape={tuple(input_shape)}."
+            )
+        width = len(self.gates) * self.units
+        self.kernel = self.add_weight(
+            shape=(input_shape[-1], width),
+            name="kernel",
+            initializer=self.kernel_initializer,
+            regularizer=self.kernel_regularizer,
+            constraint=self.kernel_constraint,
+        )
+        self.recurrent_kernel = self.add_weight(
+            shape=(self.units, width),
+            name="recurrent_kernel",
+            initializer=self.recurrent_initializer,
+            regularizer=self.recurrent_regularizer,
+            constraint=self.recurrent_constraint,
+        )
+        self.bias = None
+        if self.use_bias:
+            self.bias = self.add_weight(
+                shape=(width,),
+                name="bias",
+                initializer=self._bias_initializer_with_forget_bias(),
+                regularizer=self.bias_regularizer,
+                constraint=self.bias_constraint,
+            )
+
+    def _bias_initializer_with_forget_bias(self):
+        if not self.unit_forget_bias:
+            return self.bias_initializer
+
+        def initializer(shape, dtype=None):
+            return ops.concatenate(
+                [
+                    ops.ones((self.units,), dtype=dtype)
+                    if gate == "f"
+                    else self.bias_initializer((self.units,), dtype=dtype)
+                    for gate in self.gates
+                ]
+            )
+
+        return initializer
+
+    def call(self, inputs, states, training=False):
+        h_tm1, c_tm1 = states[0], states[1]
+        self._check_states(h_tm1, c_tm1)
+        dp_mask = rec_dp_mask = None
+        if training and 0.0 < self.dropout < 1.0:
+            dp_mask = self.get_dropout_mask(inputs)
+        if training and 0.0 < self.recurrent_dropout < 1.0:
+            rec_dp_mask = self.get_recurrent_dropout_mask(h_tm1)
+        z = self._preactivations(
+            self._project(inputs, self.kernel, dp_mask),
+            self._project(h_tm1, self.recurrent_kernel, rec_dp_mask),
+        )
+        h, c = self._update(z, c_tm1)
+        return h, [h, c]
+
+    def _project(self, x, kernel, mask):
+        if mask is None:
+            return ops.matmul(x, kernel)
+        if isinstance(mask, (list, tuple)):
+            blocks = ops.split(kernel, len(self.gates), axis=1)
+            return ops.concatenate(
+                [ops.matmul(x * m, k) for m, k in zip(mask, blocks)], axis=-1
+            )
+        return ops.matmul(x * mask, kernel)
+
+    def _preactivations(self, x_projection, h_projection):
+        """The gate pre-activations z = x W + h U + b, split per gate."""
+        z = ops.add(x_projection, h_projection)
+        if self.use_bias:
+            z = ops.add(z, self.bias)
+        return ops.split(z, len(self.gates), axis=-1)
+
+    def _update(self, z, c_tm1):
+        raise NotImplementedError
+
+    def _check_states(self, h_tm1, c_tm1):
+        for name, state in (("h", h_tm1), ("c", c_tm1)):
+            shape = tuple(state.shape)
+            if len(shape) != 2 or shape[-1] not in (None, self.units):
+                raise ValueError(
+                    f"{type(self).__name__} expects `states` [h, c], each of "
+                    f"shape (batch, {self.units}). "
+                    f"Received: {name}.shape={shape}."
+                )
+
+    def get_initial_state(self, batch_size=None):
+        return [
+            ops.zeros((batch_size, size), dtype=self.compute_dtype)
+            for size in self.state_size
+        ]
+
+    def _argument_config(self):
+        """Every constructor argument, serialised; subclasses extend it."""
+        return {
+            "units": self.units,
+            "activation": activations.serialize(self.activation),
+            "recurrent_activation": activations.serialize(
+                self.recurrent_activation
+            ),
+            "use_bias": self.use_bias,
+            "kernel_initializer": initializers.serialize(
+                self.kernel_initializer
+            ),
+            "recurrent_initializer": initializers.serialize(
+                self.recurrent_initializer
+            ),
+            "bias_initializer": initializers.serialize(self.bias_initializer),
+            "unit_forget_bias": self.unit_forget_bias,
+            "kernel_regularizer": regularizers.serialize(
+                self.kernel_regularizer
+            ),
+            "recurrent_regularizer": regularizers.serialize(
+                self.recurrent_regularizer
+            ),
+            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
+            "kernel_constraint": constraints.serialize(self.kernel_constraint),
+            "recurrent_constraint": constraints.serialize(
+                self.recurrent_constraint
+            ),
+            "bias_constraint": constraints.serialize(self.bias_constraint),
+            "dropout": self.dropout,
+            "recurrent_dropout": self.recurrent_dropout,
+            "seed": self.seed,
+            "implementation": self.implementation,
+        }
+
+    def get_config(self):
+        return {**super().get_config(), **self._argument_config()}
+
+
+class LSTMLayerBase(keras.layers.RNN):
+    """Base of every layer: a `keras.layers.RNN` over one of our cells.
+
+    The layer takes the cell's arguments flat, like `keras.layers.LSTM`, and
+    exposes each of them as a read-only property. Subclasses set
+    `cell_class`.
+    """
+
+    cell_class = LSTMCellBase
+    has_fused_kernel = False  # whether `_fused_inner_loop` can ever run
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        for name in cls.cell_class.argument_names():
+            if not hasattr(cls, name):
+                setattr(cls, name, _cell_property(name))
+
+    def __init__(
+        self,
+        units,
+        return_sequences=False,
+        return_state=False,
+        go_backwards=False,
+        stateful=False,
+        unroll=False,
+        zero_output_for_mask=False,
+        use_cudnn="auto",
+        activity_regularizer=None,
+        **kwargs,
+    ):
+        if use_cudnn not in ("auto", True, False):
+            raise ValueError(
+                "Argument `use_cudnn` must be one of 'auto', True, False. "
+                f"Received: use_cudnn={use_cudnn!r}."
+            )
+        if use_cudnn is True and not self.has_fused_kernel:
+            raise ValueError(
+                f"{type(self).__name__} has no cuDNN kernel: cuDNN computes "
+                "only the standard LSTM. Received: use_cudnn=True; pass "
+                "'auto' or False."
+            )
+        cell_arguments = {
+            name: kwargs.pop(name)
+            for name in self.cell_class.argument_names()
+            if name in kwargs
+        }
+        cell = self.cell_class(
+            units,
+            dtype=kwargs.get("dtype"),
+            trainable=kwargs.get("trainable", True),
+            name=_snake_case(self.cell_class.__name__),
+            **cell_arguments,
+        )
+        super().__init__(
+            cell,
+            return_sequences=return_sequences,
+            return_state=return_state,
+            go_backwards=go_backwards,
+            stateful=stateful,
+            unroll=unroll,
+            zero_output_for_mask=zero_output_for_mask,
+            activity_regularizer=activity_regularizer,
+            **kwargs,
+        )
+        self.use_cudnn = use_cudnn
+
+    def build(self, sequences_shape, initial_state_shape=None):
+        if len(sequences_shape) != 3 or sequences_shape[-1] is None:
+            raise ValueError(
+                f"{type(self).__name__} expects `inputs` of shape "
+                "(batch, timesteps, features) with a known number of "
+                f"features. Received: inputs.shape={tuple(sequences_shape)}."
+            )
+        super().build(sequences_shape, initial_state_shape)
+
+    def call(self, sequences, initial_state=None, mask=None, training=False):
+        if initial_state is not None:
+            initial_state = self._checked_initial_state(
+                sequences, initial_state
+            )
+        return super().call(
+            sequences, initial_state=initial_state, mask=mask, training=training
+        )
+
+    def inner_loop(self, sequences, initial_state, mask, training=False):
+        if isinstance(mask, (list, tuple)):
+            mask = mask[0]
+        if self.use_cudnn and self.has_fused_kernel:
+            try:
+                return self._fused_inner_loop(
+                    sequences, initial_state, mask, training
+                )
+            except NotImplementedError:
+                if self.use_cudnn is True:
+                    raise ValueError(
+                        "use_cudnn=True, but the backend's fused kernel "
+                        "cannot run this configuration here (it needs a GPU, "
+                        "tanh/sigmoid, use_bias, no recurrent dropout, no "
+                        "unroll and a right-padded mask). Pass "
+                        "use_cudnn='auto' to fall back to the loop."
+                    ) from None
+        return super().inner_loop(
+            sequences, initial_state, mask=mask, training=training
+        )
+
+    def _fused_inner_loop(self, sequences, initial_state, mask, training):
+        """Runs the whole sequence in one fused backend kernel.
+
+        Raises `NotImplementedError` where the kernel does not apply; the
+        portable loop then runs instead.
+        """
+        raise NotImplementedError
+
+    def _checked_initial_state(self, sequences, initial_state):
+        states = (
+            list(initial_state)
+            if isinstance(initial_state, (list, tuple))
+            else [initial_state]
+        )
+        if len(states) != len(self.state_size):
+            raise ValueError(
+                f"{type(self).__name__} expects `initial_state` to be a list "
+                f"of {len(self.state_size)} tensors [h, c]. "
+                f"Received: {len(states)} tensor(s)."
+            )
+        batch = _static_dim(sequences.shape, 0)
+        for name, state, size in zip(("h", "c"), states, self.state_size):
+            shape = tuple(ops.shape(state))
+            if (
+                len(shape) != 2
+                or shape[1] != size
+                or None not in (batch, shape[0]) and shape[0] != batch
+            ):
+                raise ValueError(
+                    f"{type(self).__name__} expects each `initial_state` "
+                    f"tensor to have shape ({batch}, {size}). "
+                    f"Received: {name}.shape={shape}."
+                )
+        return states
+
+    def get_config(self):
+        config = super().get_config()
+        del config["cell"]
+        return {
+            **config,
+            **self.cell._argument_config(),
+            "use_cudnn": self.use_cudnn,
+            "activity_regularizer": regularizers.serialize(
+                self.activity_regularizer
+            ),
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+
+def _cell_property(name):
+    return property(
+        lambda self: getattr(self.cell, name),
+        doc=f"The cell's `{name}` (read-only).",
+    )

@@ -1,0 +1,17 @@
+"""The only module of this package that imports Keras-internal names.
+
+Keras 3 does not export these, but every built-in recurrent layer relies on
+them. Keeping them here means a Keras release that moves one breaks exactly
+one import, and ``tests/test_keras_internal.py`` says which.
+
+- ``DropoutRNNCell``: the mixin whose masks ``keras.layers.RNN`` creates
+  before the sequence loop, which keeps JAX's ``lax.scan`` stateless.
+- ``backend_lstm`` / ``cudnn_ok``: the backend's fused LSTM kernel (cuDNN on
+  GPU) and its applicability check, the ones ``keras.layers.LSTM`` uses.
+"""
+
+from keras.src.backend import cudnn_ok
+from keras.src.backend import lstm as backend_lstm
+from keras.src.layers.rnn.dropout_rnn_cell import DropoutRNNCell
+
+__all__ = ["DropoutRNNCell", "backend_lstm", "cudnn_ok"]

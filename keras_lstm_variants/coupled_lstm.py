@@ -1,0 +1,148 @@
+"""The LSTM with coupled input and forget gates, CIFG (Greff et al. 2017)."""
+
+from keras_lstm_variants._base import LSTMCellBase
+from keras_lstm_variants._base import LSTMLayerBase
+from keras_lstm_variants._base import serializable
+from keras_lstm_variants.peephole_lstm import PeepholeWeights
+
+
+@serializable
+class CoupledLSTMCell(PeepholeWeights, LSTMCellBase):
+    r"""LSTM cell with coupled input and forget gates (CIFG).
+
+    The standard LSTM, except that there is no input gate: the cell writes
+    exactly what it forgets, $i_t = 1 - f_t$. One gate fewer means a quarter
+    fewer weights and matmul FLOPs; Greff et al. (2017) found it as accurate
+    as the standard LSTM on every task they studied.
+
+    $$
+    \begin{aligned}
+    [z_f, z_c, z_o] &= x_t W + h_{t-1} U + b \\
+    f_t &= \sigma(z_f + p_f \odot c_{t-1}) \\
+    c_t &= f_t \odot c_{t-1} + (1 - f_t) \odot \tanh(z_c) \\
+    o_t &= \sigma(z_o + p_o \odot c_t) \\
+    h_t &= o_t \odot \tanh(c_t)
+    \end{aligned}
+    $$
+
+    The peephole terms $p_f, p_o$ are there only with `use_peepholes=True`
+    (Greff et al.'s CIFG variant has them).
+
+    Weights, in `get_weights()` order: `kernel` $(D, 3U)$,
+    `recurrent_kernel` $(U, 3U)$, `bias` $(3U,)$ if `use_bias`, gate blocks
+    in the order $f, c, o$; then, with `use_peepholes=True`,
+    `forget_gate_peephole_weights` $p_f$ and `output_gate_peephole_weights`
+    $p_o$, each $(U,)$. `unit_forget_bias` sets the $f$ block of `bias` to
+    ones.
+
+    Args:
+        units: Positive integer, dimensionality of the output and the state.
+        use_peepholes: Whether the forget and output gates have peephole
+            connections. Defaults to `False`.
+        peephole_initializer: Initializer of the peephole vectors. Defaults
+            to `"glorot_uniform"`.
+        peephole_regularizer: Regularizer of the peephole vectors. Defaults
+            to `None`.
+        peephole_constraint: Constraint on the peephole vectors. Defaults to
+            `None`.
+        **kwargs: Every argument of `LSTMCell`, with the same meaning (with
+            `implementation=1` or recurrent dropout, one mask per gate means
+            three masks), and the base layer arguments.
+
+    Call arguments:
+        inputs: Tensor of shape `(batch, features)`.
+        states: List `[h, c]`, each of shape `(batch, units)`.
+        training: Whether dropout is applied.
+
+    Examples:
+
+    >>> import numpy as np, keras
+    >>> from keras_lstm_variants import CoupledLSTMCell
+    >>> cell = CoupledLSTMCell(4)
+    >>> keras.layers.RNN(cell)(np.ones((2, 10, 8), "float32")).shape
+    (2, 4)
+    >>> [tuple(w.shape) for w in cell.weights]
+    [(8, 12), (4, 12), (12,)]
+
+    References:
+        - Greff, Srivastava, Koutnik, Steunebrink & Schmidhuber, "LSTM: A
+          Search Space Odyssey", IEEE TNNLS 2017.
+    """
+
+    gates = ("f", "c", "o")
+
+    def __init__(
+        self,
+        units,
+        use_peepholes=False,
+        peephole_initializer="glorot_uniform",
+        peephole_regularizer=None,
+        peephole_constraint=None,
+        **kwargs,
+    ):
+        super().__init__(units, **kwargs)
+        self.use_peepholes = bool(use_peepholes)
+        self._init_peepholes(
+            peephole_initializer, peephole_regularizer, peephole_constraint
+        )
+
+    def build(self, input_shape):
+        super().build(input_shape)
+        self.forget_gate_peephole_weights = None
+        self.output_gate_peephole_weights = None
+        if self.use_peepholes:
+            self.forget_gate_peephole_weights = self._add_peephole("forget")
+            self.output_gate_peephole_weights = self._add_peephole("output")
+
+    def _update(self, z, c_tm1):
+        z_f, z_c, z_o = z
+        if self.use_peepholes:
+            z_f = z_f + self.forget_gate_peephole_weights * c_tm1
+        f = self.recurrent_activation(z_f)
+        c = f * c_tm1 + (1.0 - f) * self.activation(z_c)
+        if self.use_peepholes:
+            z_o = z_o + self.output_gate_peephole_weights * c
+        o = self.recurrent_activation(z_o)
+        return o * self.activation(c), c
+
+    def _argument_config(self):
+        return {
+            **super()._argument_config(),
+            "use_peepholes": self.use_peepholes,
+            **self._peephole_config(),
+        }
+
+
+@serializable
+class CoupledLSTM(LSTMLayerBase):
+    r"""LSTM layer with coupled input and forget gates, over `CoupledLSTMCell`.
+
+    Takes every argument of `keras.layers.LSTM` (see `LSTM`) plus those of
+    `CoupledLSTMCell`; the weights are the cell's.
+
+    Args:
+        units: Positive integer, dimensionality of the output and the state.
+        **kwargs: Every argument of `CoupledLSTMCell` (`use_peepholes`, ...)
+            and of `LSTM` (`return_sequences`, `return_state`,
+            `go_backwards`, `stateful`, `unroll`, `zero_output_for_mask`,
+            `use_cudnn`, `activity_regularizer`), with the same meaning.
+            `use_cudnn=True` is refused: cuDNN has no coupled gates.
+
+    Call arguments:
+        sequences: Tensor of shape `(batch, timesteps, features)`.
+        initial_state: Optional list `[h, c]`, each `(batch, units)`.
+        mask: Optional boolean tensor `(batch, timesteps)`.
+        training: Whether dropout is applied.
+
+    Examples:
+
+    >>> import numpy as np
+    >>> from keras_lstm_variants import CoupledLSTM
+    >>> CoupledLSTM(4, use_peepholes=True)(np.ones((2, 10, 8), "float32")).shape
+    (2, 4)
+
+    References:
+        - Greff et al., "LSTM: A Search Space Odyssey", IEEE TNNLS 2017.
+    """
+
+    cell_class = CoupledLSTMCell

@@ -1,0 +1,219 @@
+"""The layer-normalised LSTM (Ba, Kiros & Hinton 2016)."""
+
+import keras
+from keras import constraints
+from keras import initializers
+from keras import ops
+from keras import regularizers
+
+from keras_lstm_variants._base import LSTMCellBase
+from keras_lstm_variants._base import LSTMLayerBase
+from keras_lstm_variants._base import serializable
+
+# The three normalisations, in weight order: of x W, of h U, of the new carry.
+_NORMS = ("kernel_norm", "recurrent_norm", "state_norm")
+
+
+@serializable
+class LayerNormLSTMCell(LSTMCellBase):
+    r"""LSTM cell with layer normalisation (Ba, Kiros & Hinton 2016).
+
+    The standard LSTM, except that the input and recurrent projections are
+    each layer-normalised before they are summed, and so is the new carry
+    before the output squashing:
+
+    $$
+    \begin{aligned}
+    [z_i, z_f, z_c, z_o] &= \mathrm{LN}_x(x_t W) + \mathrm{LN}_h(h_{t-1} U) + b \\
+    i_t = \sigma(z_i), \quad f_t &= \sigma(z_f), \quad o_t = \sigma(z_o) \\
+    c_t &= f_t \odot c_{t-1} + i_t \odot \tanh(z_c) \\
+    h_t &= o_t \odot \tanh(\mathrm{LN}_c(c_t))
+    \end{aligned}
+    $$
+
+    where $\mathrm{LN}(a) = \gamma \odot (a - \mu) / \sqrt{\sigma^2 +
+    \epsilon} + \beta$, with $\mu, \sigma^2$ the mean and variance over the
+    last axis (of all $4U$ pre-activations for $\mathrm{LN}_x$ and
+    $\mathrm{LN}_h$), computed in float32 under mixed precision.
+
+    By default the un-normalised $c_t$ is carried to the next step, as in
+    Ba et al. With `carry_normalized_state=True` the cell carries
+    $\mathrm{LN}_c(c_t)$ instead and $h_t = o_t \odot \tanh(c_t)$ with that
+    carry: the TensorFlow Addons `LayerNormLSTMCell`, so weights trained
+    there give the same outputs here.
+
+    Weights, in `get_weights()` order (the TensorFlow Addons layout):
+    `kernel` $(D, 4U)$, `recurrent_kernel` $(U, 4U)$, `bias` $(4U,)$ if
+    `use_bias`, gate blocks in the order $i, f, c, o$; then
+    `kernel_norm_gamma`, `kernel_norm_beta` $(4U,)$, `recurrent_norm_gamma`,
+    `recurrent_norm_beta` $(4U,)$, `state_norm_gamma`, `state_norm_beta`
+    $(U,)$.
+
+    Args:
+        units: Positive integer, dimensionality of the output and the state.
+        norm_epsilon: Positive float added to the variance. Defaults to
+            `1e-3`.
+        norm_gamma_initializer: Initializer of the gains. Defaults to
+            `"ones"`.
+        norm_beta_initializer: Initializer of the shifts. Defaults to
+            `"zeros"`.
+        norm_gamma_regularizer: Regularizer of the gains. Defaults to `None`.
+        norm_beta_regularizer: Regularizer of the shifts. Defaults to `None`.
+        norm_gamma_constraint: Constraint on the gains. Defaults to `None`.
+        norm_beta_constraint: Constraint on the shifts. Defaults to `None`.
+        carry_normalized_state: Whether the carried state is $\mathrm{LN}_c
+            (c_t)$ (TensorFlow Addons) rather than $c_t$ (Ba et al.).
+            Defaults to `False`.
+        **kwargs: Every argument of `LSTMCell`, with the same meaning, and
+            the base layer arguments.
+
+    Call arguments:
+        inputs: Tensor of shape `(batch, features)`.
+        states: List `[h, c]`, each of shape `(batch, units)`.
+        training: Whether dropout is applied.
+
+    Examples:
+
+    >>> import numpy as np, keras
+    >>> from keras_lstm_variants import LayerNormLSTMCell
+    >>> cell = LayerNormLSTMCell(4)
+    >>> keras.layers.RNN(cell)(np.ones((2, 10, 8), "float32")).shape
+    (2, 4)
+    >>> len(cell.weights)
+    9
+
+    References:
+        - Ba, Kiros & Hinton, "Layer Normalization", arXiv:1607.06450, 2016.
+    """
+
+    def __init__(
+        self,
+        units,
+        norm_epsilon=1e-3,
+        norm_gamma_initializer="ones",
+        norm_beta_initializer="zeros",
+        norm_gamma_regularizer=None,
+        norm_beta_regularizer=None,
+        norm_gamma_constraint=None,
+        norm_beta_constraint=None,
+        carry_normalized_state=False,
+        **kwargs,
+    ):
+        if (
+            isinstance(norm_epsilon, bool)
+            or not isinstance(norm_epsilon, (int, float))
+            or not norm_epsilon > 0
+        ):
+            raise ValueError(
+                "Argument `norm_epsilon` must be a positive float. "
+                f"Received: norm_epsilon={norm_epsilon!r}."
+            )
+        super().__init__(units, **kwargs)
+        self.norm_epsilon = float(norm_epsilon)
+        self.norm_gamma_initializer = initializers.get(norm_gamma_initializer)
+        self.norm_beta_initializer = initializers.get(norm_beta_initializer)
+        self.norm_gamma_regularizer = regularizers.get(norm_gamma_regularizer)
+        self.norm_beta_regularizer = regularizers.get(norm_beta_regularizer)
+        self.norm_gamma_constraint = constraints.get(norm_gamma_constraint)
+        self.norm_beta_constraint = constraints.get(norm_beta_constraint)
+        self.carry_normalized_state = bool(carry_normalized_state)
+
+    def build(self, input_shape):
+        super().build(input_shape)
+        width = len(self.gates) * self.units
+        for norm, size in zip(_NORMS, (width, width, self.units)):
+            for part in ("gamma", "beta"):
+                weight = self.add_weight(
+                    shape=(size,),
+                    name=f"{norm}_{part}",
+                    initializer=getattr(self, f"norm_{part}_initializer"),
+                    regularizer=getattr(self, f"norm_{part}_regularizer"),
+                    constraint=getattr(self, f"norm_{part}_constraint"),
+                )
+                setattr(self, f"{norm}_{part}", weight)
+
+    def _layer_norm(self, a, norm):
+        a32 = ops.cast(a, "float32")
+        mean, variance = ops.moments(a32, axes=[-1], keepdims=True)
+        normalized = (a32 - mean) * ops.rsqrt(variance + self.norm_epsilon)
+        normalized = ops.cast(normalized, a.dtype)
+        gamma = getattr(self, f"{norm}_gamma")
+        beta = getattr(self, f"{norm}_beta")
+        return normalized * ops.cast(gamma, a.dtype) + ops.cast(beta, a.dtype)
+
+    def _preactivations(self, x_projection, h_projection):
+        return super()._preactivations(
+            self._layer_norm(x_projection, "kernel_norm"),
+            self._layer_norm(h_projection, "recurrent_norm"),
+        )
+
+    def _update(self, z, c_tm1):
+        z_i, z_f, z_c, z_o = z
+        i = self.recurrent_activation(z_i)
+        f = self.recurrent_activation(z_f)
+        c = f * c_tm1 + i * self.activation(z_c)
+        o = self.recurrent_activation(z_o)
+        c_normalized = self._layer_norm(c, "state_norm")
+        h = o * self.activation(c_normalized)
+        return h, c_normalized if self.carry_normalized_state else c
+
+    def _argument_config(self):
+        return {
+            **super()._argument_config(),
+            "norm_epsilon": self.norm_epsilon,
+            "norm_gamma_initializer": initializers.serialize(
+                self.norm_gamma_initializer
+            ),
+            "norm_beta_initializer": initializers.serialize(
+                self.norm_beta_initializer
+            ),
+            "norm_gamma_regularizer": regularizers.serialize(
+                self.norm_gamma_regularizer
+            ),
+            "norm_beta_regularizer": regularizers.serialize(
+                self.norm_beta_regularizer
+            ),
+            "norm_gamma_constraint": constraints.serialize(
+                self.norm_gamma_constraint
+            ),
+            "norm_beta_constraint": constraints.serialize(
+                self.norm_beta_constraint
+            ),
+            "carry_normalized_state": self.carry_normalized_state,
+        }
+
+
+@serializable
+class LayerNormLSTM(LSTMLayerBase):
+    r"""Layer-normalised LSTM layer, over `LayerNormLSTMCell`.
+
+    Takes every argument of `keras.layers.LSTM` (see `LSTM`) plus those of
+    `LayerNormLSTMCell`; the weights are the cell's.
+
+    Args:
+        units: Positive integer, dimensionality of the output and the state.
+        **kwargs: Every argument of `LayerNormLSTMCell` (`norm_epsilon`,
+            `carry_normalized_state`, ...) and of `LSTM`
+            (`return_sequences`, `return_state`, `go_backwards`, `stateful`,
+            `unroll`, `zero_output_for_mask`, `use_cudnn`,
+            `activity_regularizer`), with the same meaning. `use_cudnn=True`
+            is refused: cuDNN has no layer normalisation.
+
+    Call arguments:
+        sequences: Tensor of shape `(batch, timesteps, features)`.
+        initial_state: Optional list `[h, c]`, each `(batch, units)`.
+        mask: Optional boolean tensor `(batch, timesteps)`.
+        training: Whether dropout is applied.
+
+    Examples:
+
+    >>> import numpy as np
+    >>> from keras_lstm_variants import LayerNormLSTM
+    >>> LayerNormLSTM(4)(np.ones((2, 10, 8), "float32")).shape
+    (2, 4)
+
+    References:
+        - Ba, Kiros & Hinton, "Layer Normalization", arXiv:1607.06450, 2016.
+    """
+
+    cell_class = LayerNormLSTMCell

@@ -1,0 +1,131 @@
+"""The variants under test, with their documented weight layouts."""
+
+import dataclasses
+import functools
+
+import keras
+import numpy as np
+import pytest
+import reference
+
+import keras_lstm_variants as klv
+
+
+@dataclasses.dataclass(frozen=True)
+class Variant:
+    name: str
+    cell: type
+    layer: type
+    kwargs: dict
+    step: object  # the NumPy reference step
+    gates: int
+    extra_weights: tuple  # (name, size in units of U) after the gate weights
+
+    def layout(self, input_dim, units, use_bias=True):
+        """The documented weight layout: [(name, shape)] in weight order."""
+        width = self.gates * units
+        layout = [
+            ("kernel", (input_dim, width)),
+            ("recurrent_kernel", (units, width)),
+        ]
+        if use_bias:
+            layout.append(("bias", (width,)))
+        return layout + [
+            (name, (blocks * units,)) for name, blocks in self.extra_weights
+        ]
+
+    def random_weights(self, rng, input_dim, units, use_bias=True):
+        """Random weights by name; gains near 1, the rest around 0."""
+        weights = {}
+        for name, shape in self.layout(input_dim, units, use_bias):
+            value = rng.normal(0.0, 0.5, shape)
+            if name.endswith("_gamma"):
+                value = 1.0 + 0.2 * value
+            weights[name] = value
+        return weights
+
+    def set_weights(self, layer, weights):
+        layer.set_weights([np.asarray(w, "float32") for w in weights.values()])
+
+
+_PEEPHOLES = tuple(
+    (f"{gate}_gate_peephole_weights", 1) for gate in ("input", "forget", "output")
+)
+_NORMS = tuple(
+    (f"{norm}_{part}", blocks)
+    for norm, blocks in (("kernel_norm", 4), ("recurrent_norm", 4), ("state_norm", 1))
+    for part in ("gamma", "beta")
+)
+
+VARIANTS = [
+    Variant("lstm", klv.LSTMCell, klv.LSTM, {}, reference.lstm_step, 4, ()),
+    Variant(
+        "peephole",
+        klv.PeepholeLSTMCell,
+        klv.PeepholeLSTM,
+        {},
+        reference.peephole_step,
+        4,
+        _PEEPHOLES,
+    ),
+    Variant(
+        "coupled",
+        klv.CoupledLSTMCell,
+        klv.CoupledLSTM,
+        {},
+        reference.coupled_step,
+        3,
+        (),
+    ),
+    Variant(
+        "coupled_peepholes",
+        klv.CoupledLSTMCell,
+        klv.CoupledLSTM,
+        {"use_peepholes": True},
+        reference.coupled_step,
+        3,
+        _PEEPHOLES[1:],
+    ),
+    Variant(
+        "layer_norm",
+        klv.LayerNormLSTMCell,
+        klv.LayerNormLSTM,
+        {"norm_epsilon": 1e-3},
+        functools.partial(reference.layer_norm_step, epsilon=1e-3),
+        4,
+        _NORMS,
+    ),
+    Variant(
+        "layer_norm_tfa",
+        klv.LayerNormLSTMCell,
+        klv.LayerNormLSTM,
+        {"carry_normalized_state": True, "norm_epsilon": 1e-2},
+        functools.partial(
+            reference.layer_norm_step, epsilon=1e-2, carry_normalized_state=True
+        ),
+        4,
+        _NORMS,
+    ),
+]
+
+
+@pytest.fixture(params=VARIANTS, ids=lambda v: v.name)
+def variant(request):
+    return request.param
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(1234)
+
+
+@pytest.fixture(autouse=True)
+def _clear_session():
+    yield
+    keras.backend.clear_session()
+
+
+def assert_close(actual, expected, tol=1e-5):
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(actual), expected, rtol=tol, atol=tol
+    )

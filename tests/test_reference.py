@@ -1,0 +1,165 @@
+"""Every cell and layer against the NumPy reference of its equations."""
+
+import keras
+import numpy as np
+import pytest
+import reference
+from conftest import assert_close
+
+SHAPES = [(3, 7, 5, 4), (1, 1, 2, 3), (4, 12, 6, 8)]  # batch, time, dim, units
+
+
+def _layer(variant, rng, dim, units, use_bias=True, batch=None, **kwargs):
+    layer = variant.layer(
+        units, use_bias=use_bias, **variant.kwargs, **kwargs
+    )
+    layer.build((batch, None, dim))
+    weights = variant.random_weights(rng, dim, units, use_bias)
+    variant.set_weights(layer, weights)
+    return layer, weights
+
+
+def test_weight_names_follow_documented_layout(variant):
+    cell = variant.cell(4, **variant.kwargs)
+    cell.build((None, 3))
+    assert [(w.name, tuple(w.shape)) for w in cell.weights] == variant.layout(3, 4)
+
+
+@pytest.mark.parametrize("use_bias", [True, False])
+def test_cell_step(variant, rng, use_bias):
+    cell = variant.cell(5, use_bias=use_bias, **variant.kwargs)
+    cell.build((None, 3))
+    weights = variant.random_weights(rng, 3, 5, use_bias)
+    variant.set_weights(cell, weights)
+    x, h, c = rng.normal(size=(2, 3)), rng.normal(size=(2, 5)), rng.normal(size=(2, 5))
+    out, (h1, c1) = cell(
+        x.astype("float32"), [h.astype("float32"), c.astype("float32")]
+    )
+    h_ref, c_ref = variant.step(x, h, c, weights)
+    assert_close(out, h_ref)
+    assert_close(h1, h_ref)
+    assert_close(c1, c_ref)
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=str)
+@pytest.mark.parametrize("go_backwards", [False, True])
+def test_layer_sequences_and_states(variant, rng, shape, go_backwards):
+    batch, time, dim, units = shape
+    layer, weights = _layer(
+        variant, rng, dim, units,
+        return_sequences=True, return_state=True, go_backwards=go_backwards,
+    )
+    x = rng.normal(size=(batch, time, dim))
+    outputs, h, c = layer(x.astype("float32"))
+    ref_out, ref_h, ref_c = reference.run(
+        variant.step, weights, x, go_backwards=go_backwards
+    )
+    assert_close(outputs, ref_out)
+    assert_close(h, ref_h)
+    assert_close(c, ref_c)
+
+
+@pytest.mark.parametrize("padding", ["right", "left", "random"])
+@pytest.mark.parametrize("go_backwards", [False, True])
+@pytest.mark.parametrize("zero_output_for_mask", [False, True])
+def test_layer_masking(variant, rng, padding, go_backwards, zero_output_for_mask):
+    batch, time, dim, units = 4, 6, 3, 5
+    lengths = np.array([6, 3, 1, 4])
+    steps = np.arange(time)[None, :]
+    mask = {
+        "right": steps < lengths[:, None],
+        "left": steps >= time - lengths[:, None],
+        "random": rng.random((batch, time)) < 0.6,
+    }[padding]
+    layer, weights = _layer(
+        variant, rng, dim, units,
+        return_sequences=True, return_state=True, go_backwards=go_backwards,
+        zero_output_for_mask=zero_output_for_mask,
+    )
+    x = rng.normal(size=(batch, time, dim))
+    outputs, h, c = layer(x.astype("float32"), mask=mask)
+    ref_out, ref_h, ref_c = reference.run(
+        variant.step, weights, x, mask=mask, go_backwards=go_backwards,
+        zero_output_for_mask=zero_output_for_mask,
+    )
+    assert_close(outputs, ref_out)
+    assert_close(h, ref_h)
+    assert_close(c, ref_c)
+
+
+def test_embedding_mask_zero_reaches_the_layer(variant, rng):
+    units = 4
+    tokens = np.array([[3, 1, 2, 0, 0], [1, 0, 0, 0, 0]])
+    embedding = keras.layers.Embedding(5, 3, mask_zero=True)
+    layer, weights = _layer(variant, rng, 3, units)
+    output = layer(embedding(tokens))
+    vectors = keras.ops.convert_to_numpy(embedding.embeddings)[tokens]
+    _, ref_h, _ = reference.run(variant.step, weights, vectors, mask=tokens != 0)
+    assert_close(output, ref_h)
+
+
+def test_initial_state(variant, rng):
+    layer, weights = _layer(variant, rng, 3, 4, return_state=True)
+    x = rng.normal(size=(2, 5, 3))
+    h0, c0 = rng.normal(size=(2, 4)), rng.normal(size=(2, 4))
+    out, h, c = layer(
+        x.astype("float32"),
+        initial_state=[h0.astype("float32"), c0.astype("float32")],
+    )
+    _, ref_h, ref_c = reference.run(variant.step, weights, x, h0, c0)
+    assert_close(out, ref_h)
+    assert_close(c, ref_c)
+
+
+def test_stateful_continues_and_resets(variant, rng):
+    layer, weights = _layer(variant, rng, 3, 4, batch=2, stateful=True)
+    x = rng.normal(size=(2, 8, 3))
+    layer(x[:, :5].astype("float32"))
+    second = layer(x[:, 5:].astype("float32"))
+    _, ref_h, _ = reference.run(variant.step, weights, x)
+    assert_close(second, ref_h)
+    layer.reset_state()
+    fresh = layer(x[:, 5:].astype("float32"))
+    _, ref_fresh, _ = reference.run(variant.step, weights, x[:, 5:])
+    assert_close(fresh, ref_fresh)
+
+
+def test_unrolled_cell_in_rnn(variant, rng):
+    cell = variant.cell(4, **variant.kwargs)
+    rnn = keras.layers.RNN(cell, unroll=True, return_sequences=True)
+    rnn.build((None, 6, 3))
+    weights = variant.random_weights(rng, 3, 4)
+    variant.set_weights(rnn, weights)
+    x = rng.normal(size=(2, 6, 3))
+    ref_out, _, _ = reference.run(variant.step, weights, x)
+    assert_close(rnn(x.astype("float32")), ref_out)
+
+
+def test_cells_stacked(variant, rng):
+    cells = [variant.cell(4, **variant.kwargs), variant.cell(2, **variant.kwargs)]
+    rnn = keras.layers.RNN(keras.layers.StackedRNNCells(cells))
+    rnn.build((None, None, 3))
+    first = variant.random_weights(rng, 3, 4)
+    second = variant.random_weights(rng, 4, 2)
+    variant.set_weights(cells[0], first)
+    variant.set_weights(cells[1], second)
+    x = rng.normal(size=(2, 5, 3))
+    hidden, _, _ = reference.run(variant.step, first, x)
+    _, ref_h, _ = reference.run(variant.step, second, hidden)
+    assert_close(rnn(x.astype("float32")), ref_h)
+
+
+def test_bidirectional_layer(variant, rng):
+    layer = keras.layers.Bidirectional(
+        variant.layer(4, return_sequences=True, **variant.kwargs)
+    )
+    layer.build((None, 5, 3))
+    forward = variant.random_weights(rng, 3, 4)
+    backward = variant.random_weights(rng, 3, 4)
+    variant.set_weights(layer.forward_layer, forward)
+    variant.set_weights(layer.backward_layer, backward)
+    x = rng.normal(size=(2, 5, 3))
+    ref_forward, _, _ = reference.run(variant.step, forward, x)
+    ref_backward, _, _ = reference.run(variant.step, backward, x, go_backwards=True)
+    expected = np.concatenate([ref_forward, ref_backward[:, ::-1]], axis=-1)
+    assert_close(layer(x.astype("float32")), expected)
