@@ -59,7 +59,7 @@ class CoupledLSTMCell(PeepholeWeights, LSTMCellBase):
     >>> import numpy as np, keras
     >>> from keras_lstm_variants import CoupledLSTMCell
     >>> cell = CoupledLSTMCell(4)
-    >>> keras.layers.RNN(cell)(np.ones((2, 10, 8), "float32")).shape
+    >>> tuple(keras.layers.RNN(cell)(np.ones((2, 10, 8), "float32")).shape)
     (2, 4)
     >>> [tuple(w.shape) for w in cell.weights]
     [(8, 12), (4, 12), (12,)]
@@ -138,7 +138,8 @@ class CoupledLSTM(LSTMLayerBase):
 
     >>> import numpy as np
     >>> from keras_lstm_variants import CoupledLSTM
-    >>> CoupledLSTM(4, use_peepholes=True)(np.ones((2, 10, 8), "float32")).shape
+    >>> x = np.ones((2, 10, 8), "float32")
+    >>> tuple(CoupledLSTM(4, use_peepholes=True)(x).shape)
     (2, 4)
 
     References:

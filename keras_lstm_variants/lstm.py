@@ -78,7 +78,7 @@ class LSTMCell(LSTMCellBase):
     >>> import numpy as np, keras
     >>> from keras_lstm_variants import LSTMCell
     >>> layer = keras.layers.RNN(LSTMCell(4))
-    >>> layer(np.ones((2, 10, 8), "float32")).shape
+    >>> tuple(layer(np.ones((2, 10, 8), "float32")).shape)
     (2, 4)
 
     References:
@@ -141,7 +141,7 @@ class LSTM(LSTMLayerBase):
     >>> from keras_lstm_variants import LSTM
     >>> output, h, c = LSTM(4, return_sequences=True, return_state=True)(
     ...     np.ones((2, 10, 8), "float32"))
-    >>> output.shape, h.shape, c.shape
+    >>> tuple(output.shape), tuple(h.shape), tuple(c.shape)
     ((2, 10, 4), (2, 4), (2, 4))
 
     References:

@@ -97,7 +97,7 @@ class PeepholeLSTMCell(PeepholeWeights, LSTMCellBase):
     >>> import numpy as np, keras
     >>> from keras_lstm_variants import PeepholeLSTMCell
     >>> layer = keras.layers.RNN(PeepholeLSTMCell(4), return_sequences=True)
-    >>> layer(np.ones((2, 10, 8), "float32")).shape
+    >>> tuple(layer(np.ones((2, 10, 8), "float32")).shape)
     (2, 10, 4)
 
     References:
@@ -168,7 +168,7 @@ class PeepholeLSTM(LSTMLayerBase):
 
     >>> import numpy as np
     >>> from keras_lstm_variants import PeepholeLSTM
-    >>> PeepholeLSTM(4)(np.ones((2, 10, 8), "float32")).shape
+    >>> tuple(PeepholeLSTM(4)(np.ones((2, 10, 8), "float32")).shape)
     (2, 4)
 
     References:

@@ -1,0 +1,39 @@
+"""The package's public surface: exports, Keras internals, docstring examples."""
+
+import doctest
+import importlib
+import pkgutil
+
+import pytest
+
+import keras_lstm_variants as klv
+
+
+def test_all_lists_exactly_the_public_classes():
+    public = {
+        name
+        for name, value in vars(klv).items()
+        if isinstance(value, type) and not name.startswith("_")
+    }
+    assert set(klv.__all__) == public
+    assert len(klv.__all__) == 8
+
+
+def test_keras_internal_names_still_exist():
+    # If this fails, a Keras release moved a name that
+    # keras_lstm_variants/_keras_internal.py imports: update that module.
+    internal = importlib.import_module("keras_lstm_variants._keras_internal")
+    for name in internal.__all__:
+        assert callable(getattr(internal, name)), name
+
+
+MODULES = [
+    importlib.import_module(f"keras_lstm_variants.{m.name}")
+    for m in pkgutil.iter_modules(klv.__path__)
+]
+
+
+@pytest.mark.parametrize("module", MODULES, ids=lambda m: m.__name__)
+def test_docstring_examples(module):
+    result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.failed == 0

@@ -1,0 +1,161 @@
+"""Config and `.keras` round trips, alone and inside RNN wrappers."""
+
+import inspect
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import keras
+import numpy as np
+import pytest
+from conftest import VARIANTS
+from conftest import assert_close
+
+import keras_lstm_variants as klv
+
+NON_DEFAULTS = dict(
+    activation="relu",
+    recurrent_activation="hard_sigmoid",
+    use_bias=False,
+    kernel_initializer="he_normal",
+    recurrent_initializer="glorot_normal",
+    bias_initializer="ones",
+    unit_forget_bias=False,
+    kernel_regularizer="l2",
+    recurrent_regularizer="l1",
+    bias_regularizer="l2",
+    kernel_constraint="max_norm",
+    recurrent_constraint="non_neg",
+    bias_constraint="unit_norm",
+    dropout=0.25,
+    recurrent_dropout=0.5,
+    seed=11,
+)
+
+
+def _sorted_json(config):
+    return json.dumps(config, sort_keys=True)
+
+
+def test_cell_config_round_trip(variant):
+    cell = variant.cell(3, **variant.kwargs, **NON_DEFAULTS)
+    config = cell.get_config()
+    assert _sorted_json(type(cell).from_config(config).get_config()) == _sorted_json(config)
+    for name in cell.argument_names():
+        assert name in config, name
+
+
+def test_layer_config_round_trip(variant):
+    layer = variant.layer(
+        3, **variant.kwargs, **NON_DEFAULTS,
+        return_sequences=True, return_state=True, go_backwards=True,
+        stateful=True, unroll=True, zero_output_for_mask=True,
+        use_cudnn=False, activity_regularizer="l2",
+    )
+    config = layer.get_config()
+    assert "cell" not in config
+    restored = type(layer).from_config(config)
+    assert _sorted_json(restored.get_config()) == _sorted_json(config)
+    assert restored.dropout == 0.25 and restored.go_backwards
+
+
+@pytest.mark.parametrize(
+    "ours, theirs",
+    [(v.cell, keras.layers.LSTMCell) for v in VARIANTS[::2]]
+    + [(v.layer, keras.layers.LSTM) for v in VARIANTS[::2]],
+    ids=lambda c: c.__name__,
+)
+def test_every_keras_argument_is_accepted_and_serialised(ours, theirs):
+    arguments = [
+        name
+        for name in inspect.signature(theirs.__init__).parameters
+        if name not in ("self", "kwargs")
+    ]
+    instance = ours(3, **{n: NON_DEFAULTS[n] for n in arguments if n in NON_DEFAULTS})
+    config = instance.get_config()
+    missing = [name for name in arguments if name not in config]
+    assert not missing
+    for name in arguments:
+        if name in NON_DEFAULTS and isinstance(NON_DEFAULTS[name], (int, float)):
+            assert config[name] == NON_DEFAULTS[name]
+
+
+def _models(variant):
+    """Small models holding the variant in each supported position."""
+    k = variant.kwargs
+
+    def make(core):
+        inputs = keras.Input((5, 3))
+        return keras.Model(inputs, keras.layers.Dense(2)(core(inputs)))
+
+    return {
+        "layer": make(variant.layer(4, **k, return_sequences=True)),
+        "rnn_cell": make(keras.layers.RNN(variant.cell(4, **k))),
+        "bidirectional_layer": make(
+            keras.layers.Bidirectional(variant.layer(4, **k))
+        ),
+        "bidirectional_rnn_cell": make(
+            keras.layers.Bidirectional(keras.layers.RNN(variant.cell(4, **k)))
+        ),
+        "stacked_cells": make(
+            keras.layers.RNN(
+                keras.layers.StackedRNNCells(
+                    [variant.cell(4, **k), variant.cell(3, **k)]
+                )
+            )
+        ),
+    }
+
+
+def _randomise(model, rng):
+    model.set_weights(
+        [rng.normal(0, 0.5, w.shape).astype("float32") for w in model.get_weights()]
+    )
+
+
+def test_keras_file_round_trip(variant, rng, tmp_path):
+    x = rng.normal(size=(2, 5, 3)).astype("float32")
+    for where, model in _models(variant).items():
+        _randomise(model, rng)
+        path = tmp_path / f"{where}.keras"
+        model.save(path)
+        loaded = keras.saving.load_model(path)  # safe_mode=True, the default
+        assert_close(loaded.predict(x, verbose=0), model.predict(x, verbose=0), tol=1e-6)
+
+
+@pytest.mark.slow
+def test_load_in_a_fresh_process(rng, tmp_path):
+    x = rng.normal(size=(2, 5, 3)).astype("float32")
+    np.save(tmp_path / "x.npy", x)
+    expected = {}
+    for variant in VARIANTS:
+        for where, model in _models(variant).items():
+            _randomise(model, rng)
+            name = f"{variant.name}-{where}"
+            model.save(tmp_path / f"{name}.keras")
+            expected[name] = model.predict(x, verbose=0)
+    script = textwrap.dedent(
+        """
+        import sys, pathlib, numpy as np, keras
+        import keras_lstm_variants  # registers the classes
+        folder = pathlib.Path(sys.argv[1])
+        x = np.load(folder / "x.npy")
+        for path in sorted(folder.glob("*.keras")):
+            model = keras.saving.load_model(path)
+            np.save(folder / (path.stem + ".npy"), model.predict(x, verbose=0))
+        """
+    )
+    subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path)], check=True, env=os.environ.copy()
+    )
+    for name, value in expected.items():
+        np.testing.assert_allclose(np.load(tmp_path / f"{name}.npy"), value, atol=1e-6)
+
+
+def test_every_public_class_is_registered():
+    for name in klv.__all__:
+        cls = getattr(klv, name)
+        assert keras.saving.get_registered_name(cls) == f"keras_lstm_variants>{name}"
+        assert keras.saving.get_registered_object(f"keras_lstm_variants>{name}") is cls

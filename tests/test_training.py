@@ -1,0 +1,37 @@
+"""Fitting works, with dropout, masks and XLA, on the backend under test."""
+
+import keras
+import numpy as np
+import pytest
+
+DROPOUT = {"dropout": 0.2, "recurrent_dropout": 0.2, "seed": 3}
+
+# JAX without jit dispatches every op of every scan step from Python: minutes
+# per fit, and not how anyone trains on JAX. The other backends run both.
+JIT = [True] if keras.backend.backend() == "jax" else [False, True]
+
+
+@pytest.mark.parametrize("jit_compile", JIT, ids=lambda j: "jit" if j else "eager")
+def test_fit_reduces_the_loss(variant, rng, jit_compile):
+    x = rng.normal(size=(32, 6, 3)).astype("float32")
+    y = x[:, :2, :1].sum(axis=1)  # depends on early steps only
+    inputs = keras.Input((6, 3))
+    hidden = keras.layers.Bidirectional(
+        variant.layer(8, **variant.kwargs, **DROPOUT)
+    )(keras.layers.Masking(mask_value=99.0)(inputs))
+    model = keras.Model(inputs, keras.layers.Dense(1)(hidden))
+    model.compile(
+        keras.optimizers.Adam(0.02), "mse", jit_compile=jit_compile
+    )
+    before = model.evaluate(x, y, verbose=0)
+    model.fit(x, y, epochs=15, batch_size=16, verbose=0)
+    after = model.evaluate(x, y, verbose=0)
+    assert np.isfinite(after) and after < 0.7 * before
+
+
+def test_training_flag_applies_dropout_only_in_training(variant, rng):
+    layer = variant.layer(6, **variant.kwargs, dropout=0.5, seed=1)
+    x = rng.normal(size=(4, 5, 3)).astype("float32")
+    inference = keras.ops.convert_to_numpy(layer(x))
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(layer(x)), inference)
+    assert not np.allclose(keras.ops.convert_to_numpy(layer(x, training=True)), inference)
