@@ -11,6 +11,8 @@ SOURCES := pyproject.toml $(wildcard keras_lstm_variants/*.py)
 
 .PHONY: test demo install clean
 
+DEMO_ARGS ?=
+
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
@@ -18,7 +20,7 @@ $(BIN)/python:
 # The package is installed (not editable): the tests run against what a user
 # gets from `pip install`. It is reinstalled whenever a source file changes.
 $(VENV)/.installed: $(BIN)/python $(SOURCES)
-	$(PIP) install --quiet ".[test,demo,tensorflow,jax]"
+	$(PIP) install --quiet ".[test,demo,examples,tensorflow,jax]"
 	$(PIP) install --quiet --no-deps --force-reinstall .
 	touch $@
 
@@ -29,6 +31,10 @@ test: $(VENV)/.installed
 		echo "=== KERAS_BACKEND=$$backend"; \
 		KERAS_BACKEND=$$backend $(BIN)/pytest $(PYTEST_ARGS); \
 	done
+
+# The adding problem, offline: trains the four layers and a SimpleRNN baseline.
+demo: $(VENV)/.installed
+	$(BIN)/python examples/adding_problem.py $(DEMO_ARGS)
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info demo_output

@@ -1,0 +1,51 @@
+"""The adding-problem demo end to end on a tiny budget (files, not accuracy)."""
+
+import importlib.util
+import json
+import pathlib
+
+import keras
+import numpy as np
+
+import keras_lstm_variants  # noqa: F401
+
+SCRIPT = pathlib.Path(__file__).parents[1] / "examples" / "adding_problem.py"
+
+
+def _demo():
+    spec = importlib.util.spec_from_file_location("adding_problem", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_data_is_the_adding_problem():
+    x, y = _demo().adding_problem(np.random.default_rng(0), 500, 20)
+    assert x.shape == (500, 20, 2) and y.shape == (500, 1)
+    markers = x[..., 1]
+    np.testing.assert_array_equal(markers.sum(axis=1), 2.0)
+    assert (markers[:, :10].sum(axis=1) == 1).all()  # one marker per half
+    np.testing.assert_allclose(y[:, 0], (x[..., 0] * markers).sum(axis=1), rtol=1e-6)
+    assert abs(np.var(y) - 1 / 6) < 0.03  # what predicting the mean scores
+
+
+def test_tiny_run_writes_results_plot_and_model(tmp_path, capsys):
+    code = _demo().main([
+        "--length", "8", "--steps", "4", "--evaluations", "2", "--units", "3",
+        "--batch-size", "4", "--test-size", "16", "--verbose", "0",
+        "--backend", keras.backend.backend(), "--output", str(tmp_path),
+    ])
+    assert code == 0
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert [r["model"] for r in results] == [
+        "LSTM", "PeepholeLSTM", "CoupledLSTM", "LayerNormLSTM", "SimpleRNN"
+    ]
+    for r in results:
+        assert {"model", "test_mse", "train_seconds", "parameters"} <= set(r)
+        assert np.isfinite(r["test_mse"]) and r["parameters"] > 0
+        assert r["curve_steps"] == [2, 4]
+    assert (tmp_path / "learning_curves.png").read_bytes()[:4] == b"\x89PNG"
+    best = min(results, key=lambda r: r["test_mse"])
+    model = keras.saving.load_model(tmp_path / "best_model.keras")
+    assert model.name == best["model"]
+    assert "| model | test MSE |" in capsys.readouterr().out
