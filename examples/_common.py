@@ -67,6 +67,17 @@ def layer_class(name):
     return getattr(klv, name)
 
 
+def fit_and_save(model, train, test, args):
+    """Fits on `train` (batched, already shuffled), validating on `test`
+    after every epoch, writes the outputs and returns the test accuracy."""
+    history = model.fit(
+        train, validation_data=test, epochs=args.epochs, shuffle=False,
+        verbose=args.verbose,
+    )
+    save_outputs(model, history, args.output)
+    return history.history["val_accuracy"][-1]
+
+
 def save_outputs(model, history, output, metric="accuracy"):
     """Writes model.keras, history.json and training.png into `output`."""
     import matplotlib

@@ -63,12 +63,9 @@ def main(argv=None):
         keras.optimizers.Adam(args.learning_rate, clipnorm=1.0),
         "sparse_categorical_crossentropy", metrics=["accuracy"],
     )
-    history = model.fit(
-        prepare(train.shuffle(10000, seed=0)), validation_data=prepare(test),
-        epochs=args.epochs, shuffle=False, verbose=args.verbose,  # shuffled above
+    accuracy = _common.fit_and_save(
+        model, prepare(train.shuffle(10000, seed=0)), prepare(test), args
     )
-    _common.save_outputs(model, history, args.output)
-    loss, accuracy = model.evaluate(prepare(test), verbose=0)
     print(f"{args.variant} on {args.dataset} ({'pixels' if args.pixels else 'rows'}"
           f"{', permuted' if args.permute else ''}): test accuracy {accuracy:.4f}; "
           f"outputs in {args.output}")

@@ -54,14 +54,10 @@ def main(argv=None):
         name=f"imdb_{args.variant}",
     )
     model.compile("adam", "binary_crossentropy", metrics=["accuracy"])
-    history = model.fit(
-        prepare(train.shuffle(25000, seed=0)), validation_data=prepare(test),
-        epochs=args.epochs, shuffle=False, verbose=args.verbose,  # shuffled above
+    accuracy = _common.fit_and_save(
+        model, prepare(train.shuffle(25000, seed=0)), prepare(test), args
     )
-    _common.save_outputs(model, history, args.output)
-    loss, accuracy = model.evaluate(prepare(test), verbose=0)
-    print(f"{args.variant}: test accuracy {accuracy:.4f} (loss {loss:.4f}); "
-          f"outputs in {args.output}")
+    print(f"{args.variant}: test accuracy {accuracy:.4f}; outputs in {args.output}")
     return 0
 
 
