@@ -1,6 +1,5 @@
 """The layer-normalised LSTM (Ba, Kiros & Hinton 2016)."""
 
-import keras
 from keras import constraints
 from keras import initializers
 from keras import ops
