@@ -90,7 +90,7 @@ def build_model(name, length, units):
     return keras.Model(inputs, outputs, name=name)
 
 
-def train(name, args):
+def train(name, args, test_set):
     import keras
     import numpy as np
 
@@ -112,9 +112,6 @@ def train(name, args):
             self.epoch += 1
 
     keras.utils.set_random_seed(args.seed)
-    test_x, test_y = adding_problem(
-        np.random.default_rng([args.seed, 2**31]), args.test_size, args.length
-    )
     model = build_model(name, args.length, args.units)
     model.compile(
         optimizer=keras.optimizers.Adam(args.learning_rate, clipnorm=1.0),
@@ -128,7 +125,7 @@ def train(name, args):
     history = model.fit(
         FreshBatches(epoch_steps, args.seed),
         epochs=epochs,
-        validation_data=(test_x, test_y),
+        validation_data=test_set,
         validation_batch_size=500,
         verbose=args.verbose,
     )
@@ -142,7 +139,7 @@ def train(name, args):
         "curve_steps": [epoch_steps * (i + 1) for i in range(len(curve))],
         "curve_test_mse": curve,
     }
-    return result, model, test_x
+    return result, model
 
 
 def plot(results, path):
@@ -188,17 +185,20 @@ def main(argv=None):
 
     print(f"Keras {keras.__version__}, backend {keras.backend.backend()}")
     args.output.mkdir(parents=True, exist_ok=True)
+    test_x, test_y = adding_problem(
+        np.random.default_rng([args.seed, 2**31]), args.test_size, args.length
+    )
     results, best = [], None
     for name in args.variants:
-        result, model, test_x = train(name, args)
+        result, model = train(name, args, (test_x, test_y))
         results.append(result)
         if best is None or result["test_mse"] < best[0]["test_mse"]:
-            best = (result, model, test_x)
+            best = (result, model)
 
     (args.output / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     plot(results, args.output / "learning_curves.png")
 
-    result, model, test_x = best
+    result, model = best
     path = args.output / "best_model.keras"
     model.save(path)
     reloaded = keras.saving.load_model(path)

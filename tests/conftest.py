@@ -2,6 +2,9 @@
 
 import dataclasses
 import functools
+import importlib.util
+import pathlib
+import sys
 
 import keras
 import numpy as np
@@ -129,3 +132,18 @@ def assert_close(actual, expected, tol=1e-5):
     np.testing.assert_allclose(
         keras.ops.convert_to_numpy(actual), expected, rtol=tol, atol=tol
     )
+
+
+EXAMPLES = pathlib.Path(__file__).parents[1] / "examples"
+
+
+def load_example(name):
+    """Imports examples/<name>.py (not part of the package) as a module."""
+    sys.path.insert(0, str(EXAMPLES))  # for the examples' own `_common`
+    try:
+        spec = importlib.util.spec_from_file_location(name, EXAMPLES / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(EXAMPLES))
+    return module

@@ -1,26 +1,16 @@
 """The adding-problem demo end to end on a tiny budget (files, not accuracy)."""
 
-import importlib.util
 import json
-import pathlib
 
 import keras
 import numpy as np
+from conftest import load_example
 
 import keras_lstm_variants  # noqa: F401
 
-SCRIPT = pathlib.Path(__file__).parents[1] / "examples" / "adding_problem.py"
-
-
-def _demo():
-    spec = importlib.util.spec_from_file_location("adding_problem", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
 
 def test_data_is_the_adding_problem():
-    x, y = _demo().adding_problem(np.random.default_rng(0), 500, 20)
+    x, y = load_example("adding_problem").adding_problem(np.random.default_rng(0), 500, 20)
     assert x.shape == (500, 20, 2) and y.shape == (500, 1)
     markers = x[..., 1]
     np.testing.assert_array_equal(markers.sum(axis=1), 2.0)
@@ -30,7 +20,7 @@ def test_data_is_the_adding_problem():
 
 
 def test_tiny_run_writes_results_plot_and_model(tmp_path, capsys):
-    code = _demo().main([
+    code = load_example("adding_problem").main([
         "--length", "8", "--steps", "4", "--evaluations", "2", "--units", "3",
         "--batch-size", "4", "--test-size", "16", "--verbose", "0",
         "--backend", keras.backend.backend(), "--output", str(tmp_path),

@@ -1,29 +1,14 @@
 """The dataset examples end to end on tfds mock data (the real loading code)."""
 
-import importlib.util
 import json
-import pathlib
-import sys
 
 import keras
 import pytest
+from conftest import load_example
 
 import keras_lstm_variants  # noqa: F401
 
 tfds = pytest.importorskip("tensorflow_datasets")  # installed by `make test`
-
-EXAMPLES = pathlib.Path(__file__).parents[1] / "examples"
-
-
-def _example(name):
-    sys.path.insert(0, str(EXAMPLES))
-    try:
-        spec = importlib.util.spec_from_file_location(name, EXAMPLES / f"{name}.py")
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-    finally:
-        sys.path.remove(str(EXAMPLES))
-    return module
 
 
 def _check_outputs(folder):
@@ -40,7 +25,7 @@ COMMON = ["--epochs", "1", "--units", "4", "--batch-size", "4", "--verbose", "0"
 @pytest.mark.parametrize("variant", ["LSTM", "LayerNormLSTM"])
 def test_imdb_on_mock_data(tmp_path, variant):
     with tfds.testing.mock_data(num_examples=8):
-        code = _example("imdb_sentiment").main(COMMON + [
+        code = load_example("imdb_sentiment").main(COMMON + [
             "--variant", variant, "--max-length", "12", "--vocab-size", "50",
             "--backend", keras.backend.backend(), "--output", str(tmp_path),
         ])
@@ -53,7 +38,7 @@ def test_imdb_on_mock_data(tmp_path, variant):
 @pytest.mark.parametrize("options, steps", [([], 28), (["--pixels", "--permute"], 784)])
 def test_handwriting_on_mock_data(tmp_path, options, steps):
     with tfds.testing.mock_data(num_examples=8):
-        code = _example("handwriting").main(COMMON + options + [
+        code = load_example("handwriting").main(COMMON + options + [
             "--variant", "CoupledLSTM",
             "--backend", keras.backend.backend(), "--output", str(tmp_path),
         ])
@@ -68,7 +53,7 @@ def test_missing_data_gives_a_message_not_a_traceback(tmp_path, capsys, monkeypa
 
     monkeypatch.setattr(tfds, "load", offline)
     with pytest.raises(SystemExit) as exit_info:
-        _example("handwriting").main(["--data-dir", str(tmp_path), "--backend", keras.backend.backend()])
+        load_example("handwriting").main(["--data-dir", str(tmp_path), "--backend", keras.backend.backend()])
     assert exit_info.value.code == 2
     message = capsys.readouterr().err
     assert "Could not load the 'mnist' dataset" in message
