@@ -3,7 +3,8 @@
 `LSTMCellBase` owns the arguments of `keras.layers.LSTMCell`, the weights of
 the gates (`kernel`, `recurrent_kernel`, `bias`), the dropout masks, the
 initial state and the config. A variant subclasses it, names its gates, adds
-its own weights in `build` and writes its equations in `_update`.
+its own weights in `build` and writes its equations in `_update` (and, if
+it transforms the projections, in `_input_part` / `_recurrent_part`).
 
 `LSTMLayerBase` is a `keras.layers.RNN` that builds its cell from its own
 flat argument list, exactly as `keras.layers.LSTM` does; a variant layer only
@@ -22,8 +23,20 @@ from keras import ops
 from keras import regularizers
 
 from keras_lstm_variants._keras_internal import DropoutRNNCell
+from keras_lstm_variants._keras_internal import backend_rnn
 
 PACKAGE = "keras_lstm_variants"
+
+# How the layers' loop computes the gate pre-activations, per backend:
+#   "fused": one matmul per step, [x_t, h_{t-1}] @ [W; U] (cells whose
+#            pre-activations are x W + h U + b; others run "step"),
+#   "step":  x_t W and h_{t-1} U per step, as keras.layers.LSTMCell does,
+#   "hoist": x W (+ b, and LN-LSTM's LN_x) for all steps in one large matmul
+#            before the loop, then h_{t-1} U per step.
+# Chosen by measurement (benchmarks/bench_layers.py --ablation); the figures
+# are in benchmarks/RESULTS.md.
+LOOP_STRATEGY = {"tensorflow": "fused", "jax": "fused", "torch": "step"}
+LOOP_STRATEGIES = ("fused", "step", "hoist")
 
 
 def serializable(cls):
@@ -208,11 +221,55 @@ class LSTMCellBase(keras.Layer, DropoutRNNCell):
             dp_mask = self.get_dropout_mask(inputs)
         if training and 0.0 < self.recurrent_dropout < 1.0:
             rec_dp_mask = self.get_recurrent_dropout_mask(h_tm1)
-        z = self._preactivations(
-            self._project(inputs, self.kernel, dp_mask),
-            self._project(h_tm1, self.recurrent_kernel, rec_dp_mask),
+        return self._step(self._input_part(inputs, dp_mask), h_tm1, c_tm1,
+                          rec_dp_mask)
+
+    def _input_part(self, inputs, dp_mask=None):
+        """What the gate pre-activations owe to the input alone: x W + b.
+
+        `inputs` may have any leading axes, so that a layer computes this
+        for all time steps at once, outside its loop.
+        """
+        z = self._project(inputs, self.kernel, dp_mask)
+        return ops.add(z, self.bias) if self.use_bias else z
+
+    def _recurrent_part(self, h_projection):
+        """What they owe to the previous output, given h U."""
+        return h_projection
+
+    def _step(self, x_part, h_tm1, c_tm1, rec_dp_mask=None):
+        """One time step from the input part; returns `(h, [h, c])`."""
+        h_part = self._recurrent_part(
+            self._project(h_tm1, self.recurrent_kernel, rec_dp_mask)
         )
+        z = ops.split(ops.add(x_part, h_part), len(self.gates), axis=-1)
         h, c = self._update(z, c_tm1)
+        return h, [h, c]
+
+    def _can_fuse(self, dp_mask, rec_dp_mask):
+        """Whether `_fused_step` computes this cell's step."""
+        return (
+            type(self)._input_part is LSTMCellBase._input_part
+            and type(self)._recurrent_part is LSTMCellBase._recurrent_part
+            and not isinstance(dp_mask, (list, tuple))
+            and not isinstance(rec_dp_mask, (list, tuple))
+        )
+
+    def _fused_step(self, fused_kernel, x_t, h_tm1, c_tm1, dp_mask, rec_mask):
+        """`_step` with one matmul: [x_t, h_{t-1}] @ [W; U] + b.
+
+        `fused_kernel` is `kernel` stacked on `recurrent_kernel`, made once
+        per sequence by the layer. Only for cells whose pre-activations are
+        x W + h U + b, with at most one dropout mask per input.
+        """
+        if dp_mask is not None:
+            x_t = x_t * dp_mask
+        if rec_mask is not None:
+            h_tm1 = h_tm1 * rec_mask
+        z = ops.matmul(ops.concatenate([x_t, h_tm1], axis=-1), fused_kernel)
+        if self.use_bias:
+            z = ops.add(z, self.bias)
+        h, c = self._update(ops.split(z, len(self.gates), axis=-1), c_tm1)
         return h, [h, c]
 
     def _project(self, x, kernel, mask):
@@ -224,13 +281,6 @@ class LSTMCellBase(keras.Layer, DropoutRNNCell):
                 [ops.matmul(x * m, k) for m, k in zip(mask, blocks)], axis=-1
             )
         return ops.matmul(x * mask, kernel)
-
-    def _preactivations(self, x_projection, h_projection):
-        """The gate pre-activations z = x W + h U + b, split per gate."""
-        z = ops.add(x_projection, h_projection)
-        if self.use_bias:
-            z = ops.add(z, self.bias)
-        return ops.split(z, len(self.gates), axis=-1)
 
     def _update(self, z, c_tm1):
         raise NotImplementedError
@@ -300,6 +350,7 @@ class LSTMLayerBase(keras.layers.RNN):
 
     cell_class = LSTMCellBase
     has_fused_kernel = False  # whether `_fused_inner_loop` can ever run
+    _loop_strategy = None  # None: LOOP_STRATEGY's choice; set by benchmarks
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -391,9 +442,63 @@ class LSTMLayerBase(keras.layers.RNN):
                         "unroll and a right-padded mask). Pass "
                         "use_cudnn='auto' to fall back to the loop."
                     ) from None
-        return super().inner_loop(
-            sequences, initial_state, mask=mask, training=training
+        return self._sequence_loop(sequences, initial_state, mask, training)
+
+    def _sequence_loop(self, sequences, initial_state, mask, training):
+        """The portable loop over time, in `keras.ops` and `backend.rnn`.
+
+        The data run time-major, so that each step reads one contiguous
+        `(batch, features)` slab; each step computes the gate
+        pre-activations as `LOOP_STRATEGY` says is fastest on the backend,
+        then the variant's `_update`.
+        """
+        cell = self.cell
+        dp_mask = rec_dp_mask = None
+        if training and 0.0 < cell.dropout < 1.0:
+            dp_mask = cell.get_dropout_mask(sequences[:, 0, :])
+        if training and 0.0 < cell.recurrent_dropout < 1.0:
+            rec_dp_mask = cell.get_recurrent_dropout_mask(initial_state[0])
+        inputs = ops.transpose(sequences, (1, 0, 2))
+        if mask is not None:
+            mask = ops.transpose(mask, (1, 0))
+        strategy = self._loop_strategy or LOOP_STRATEGY.get(
+            keras.backend.backend(), "step"
         )
+        if strategy == "fused" and not cell._can_fuse(dp_mask, rec_dp_mask):
+            strategy = "step"
+        if strategy == "hoist":
+            inputs = cell._input_part(inputs, dp_mask)
+        elif strategy == "fused":
+            fused_kernel = ops.concatenate(
+                [cell.kernel, cell.recurrent_kernel], axis=0
+            )
+        copy_states = keras.backend.backend() == "torch" and self.stateful
+
+        def step(x_t, states):
+            if copy_states:  # torch autograd forbids in-place updates
+                states = [ops.copy(state) for state in states]
+            h_tm1, c_tm1 = states[0], states[1]
+            if strategy == "fused":
+                return cell._fused_step(
+                    fused_kernel, x_t, h_tm1, c_tm1, dp_mask, rec_dp_mask
+                )
+            if strategy == "step":
+                x_t = cell._input_part(x_t, dp_mask)
+            return cell._step(x_t, h_tm1, c_tm1, rec_dp_mask)
+
+        last_output, outputs, states = backend_rnn(
+            step,
+            inputs,
+            list(initial_state),
+            go_backwards=self.go_backwards,
+            mask=mask,
+            unroll=self.unroll,
+            input_length=sequences.shape[1],
+            time_major=True,
+            zero_output_for_mask=self.zero_output_for_mask,
+            return_all_outputs=self.return_sequences,
+        )
+        return last_output, ops.transpose(outputs, (1, 0, 2)), states
 
     def _fused_inner_loop(self, sequences, initial_state, mask, training):
         """Runs the whole sequence in one fused backend kernel.

@@ -6,12 +6,15 @@ one import, and ``tests/test_keras_internal.py`` says which.
 
 - ``DropoutRNNCell``: the mixin whose masks ``keras.layers.RNN`` creates
   before the sequence loop, which keeps JAX's ``lax.scan`` stateless.
+- ``backend_rnn``: the backend's loop over time (``lax.scan``,
+  ``tf.while_loop``, a Python loop on torch) with Keras's masking semantics.
 - ``backend_lstm`` / ``cudnn_ok``: the backend's fused LSTM kernel (cuDNN on
   GPU) and its applicability check, the ones ``keras.layers.LSTM`` uses.
 """
 
 from keras.src.backend import cudnn_ok
 from keras.src.backend import lstm as backend_lstm
+from keras.src.backend import rnn as backend_rnn
 from keras.src.layers.rnn.dropout_rnn_cell import DropoutRNNCell
 
-__all__ = ["DropoutRNNCell", "backend_lstm", "cudnn_ok"]
+__all__ = ["DropoutRNNCell", "backend_lstm", "backend_rnn", "cudnn_ok"]

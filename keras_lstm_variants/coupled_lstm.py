@@ -50,19 +50,18 @@ class CoupledLSTMCell(PeepholeWeights, LSTMCellBase):
             three masks), and the base layer arguments.
 
     Call arguments:
-        inputs: Tensor of shape `(batch, features)`.
-        states: List `[h, c]`, each of shape `(batch, units)`.
-        training: Whether dropout is applied.
+        - `inputs`: Tensor of shape `(batch, features)`.
+        - `states`: List `[h, c]`, each of shape `(batch, units)`.
+        - `training`: Whether dropout is applied.
 
     Examples:
-
-    >>> import numpy as np, keras
-    >>> from keras_lstm_variants import CoupledLSTMCell
-    >>> cell = CoupledLSTMCell(4)
-    >>> tuple(keras.layers.RNN(cell)(np.ones((2, 10, 8), "float32")).shape)
-    (2, 4)
-    >>> [tuple(w.shape) for w in cell.weights]
-    [(8, 12), (4, 12), (12,)]
+        >>> import numpy as np, keras
+        >>> from keras_lstm_variants import CoupledLSTMCell
+        >>> cell = CoupledLSTMCell(4)
+        >>> tuple(keras.layers.RNN(cell)(np.ones((2, 10, 8), "float32")).shape)
+        (2, 4)
+        >>> [tuple(w.shape) for w in cell.weights]
+        [(8, 12), (4, 12), (12,)]
 
     References:
         - Greff, Srivastava, Koutnik, Steunebrink & Schmidhuber, "LSTM: A
@@ -129,18 +128,17 @@ class CoupledLSTM(LSTMLayerBase):
             `use_cudnn=True` is refused: cuDNN has no coupled gates.
 
     Call arguments:
-        sequences: Tensor of shape `(batch, timesteps, features)`.
-        initial_state: Optional list `[h, c]`, each `(batch, units)`.
-        mask: Optional boolean tensor `(batch, timesteps)`.
-        training: Whether dropout is applied.
+        - `sequences`: Tensor of shape `(batch, timesteps, features)`.
+        - `initial_state`: Optional list `[h, c]`, each `(batch, units)`.
+        - `mask`: Optional boolean tensor `(batch, timesteps)`.
+        - `training`: Whether dropout is applied.
 
     Examples:
-
-    >>> import numpy as np
-    >>> from keras_lstm_variants import CoupledLSTM
-    >>> x = np.ones((2, 10, 8), "float32")
-    >>> tuple(CoupledLSTM(4, use_peepholes=True)(x).shape)
-    (2, 4)
+        >>> import numpy as np
+        >>> from keras_lstm_variants import CoupledLSTM
+        >>> x = np.ones((2, 10, 8), "float32")
+        >>> tuple(CoupledLSTM(4, use_peepholes=True)(x).shape)
+        (2, 4)
 
     References:
         - Greff et al., "LSTM: A Search Space Odyssey", IEEE TNNLS 2017.

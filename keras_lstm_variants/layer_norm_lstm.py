@@ -67,19 +67,18 @@ class LayerNormLSTMCell(LSTMCellBase):
             the base layer arguments.
 
     Call arguments:
-        inputs: Tensor of shape `(batch, features)`.
-        states: List `[h, c]`, each of shape `(batch, units)`.
-        training: Whether dropout is applied.
+        - `inputs`: Tensor of shape `(batch, features)`.
+        - `states`: List `[h, c]`, each of shape `(batch, units)`.
+        - `training`: Whether dropout is applied.
 
     Examples:
-
-    >>> import numpy as np, keras
-    >>> from keras_lstm_variants import LayerNormLSTMCell
-    >>> cell = LayerNormLSTMCell(4)
-    >>> tuple(keras.layers.RNN(cell)(np.ones((2, 10, 8), "float32")).shape)
-    (2, 4)
-    >>> len(cell.weights)
-    9
+        >>> import numpy as np, keras
+        >>> from keras_lstm_variants import LayerNormLSTMCell
+        >>> cell = LayerNormLSTMCell(4)
+        >>> tuple(keras.layers.RNN(cell)(np.ones((2, 10, 8), "float32")).shape)
+        (2, 4)
+        >>> len(cell.weights)
+        9
 
     References:
         - Ba, Kiros & Hinton, "Layer Normalization", arXiv:1607.06450, 2016.
@@ -145,11 +144,14 @@ class LayerNormLSTMCell(LSTMCellBase):
         beta = getattr(self, f"{norm}_beta")
         return normalized * ops.cast(gamma, a.dtype) + ops.cast(beta, a.dtype)
 
-    def _preactivations(self, x_projection, h_projection):
-        return super()._preactivations(
-            self._layer_norm(x_projection, "kernel_norm"),
-            self._layer_norm(h_projection, "recurrent_norm"),
+    def _input_part(self, inputs, dp_mask=None):
+        z = self._layer_norm(
+            self._project(inputs, self.kernel, dp_mask), "kernel_norm"
         )
+        return ops.add(z, self.bias) if self.use_bias else z
+
+    def _recurrent_part(self, h_projection):
+        return self._layer_norm(h_projection, "recurrent_norm")
 
     def _update(self, z, c_tm1):
         z_i, z_f, z_c, z_o = z
@@ -204,17 +206,16 @@ class LayerNormLSTM(LSTMLayerBase):
             is refused: cuDNN has no layer normalisation.
 
     Call arguments:
-        sequences: Tensor of shape `(batch, timesteps, features)`.
-        initial_state: Optional list `[h, c]`, each `(batch, units)`.
-        mask: Optional boolean tensor `(batch, timesteps)`.
-        training: Whether dropout is applied.
+        - `sequences`: Tensor of shape `(batch, timesteps, features)`.
+        - `initial_state`: Optional list `[h, c]`, each `(batch, units)`.
+        - `mask`: Optional boolean tensor `(batch, timesteps)`.
+        - `training`: Whether dropout is applied.
 
     Examples:
-
-    >>> import numpy as np
-    >>> from keras_lstm_variants import LayerNormLSTM
-    >>> tuple(LayerNormLSTM(4)(np.ones((2, 10, 8), "float32")).shape)
-    (2, 4)
+        >>> import numpy as np
+        >>> from keras_lstm_variants import LayerNormLSTM
+        >>> tuple(LayerNormLSTM(4)(np.ones((2, 10, 8), "float32")).shape)
+        (2, 4)
 
     References:
         - Ba, Kiros & Hinton, "Layer Normalization", arXiv:1607.06450, 2016.

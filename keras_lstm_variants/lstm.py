@@ -69,17 +69,16 @@ class LSTMCell(LSTMCellBase):
         **kwargs: Base layer arguments (`name`, `dtype`, `trainable`).
 
     Call arguments:
-        inputs: Tensor of shape `(batch, features)`.
-        states: List `[h, c]`, each of shape `(batch, units)`.
-        training: Whether dropout is applied.
+        - `inputs`: Tensor of shape `(batch, features)`.
+        - `states`: List `[h, c]`, each of shape `(batch, units)`.
+        - `training`: Whether dropout is applied.
 
     Examples:
-
-    >>> import numpy as np, keras
-    >>> from keras_lstm_variants import LSTMCell
-    >>> layer = keras.layers.RNN(LSTMCell(4))
-    >>> tuple(layer(np.ones((2, 10, 8), "float32")).shape)
-    (2, 4)
+        >>> import numpy as np, keras
+        >>> from keras_lstm_variants import LSTMCell
+        >>> layer = keras.layers.RNN(LSTMCell(4))
+        >>> tuple(layer(np.ones((2, 10, 8), "float32")).shape)
+        (2, 4)
 
     References:
         - Hochreiter & Schmidhuber, "Long Short-Term Memory", 1997.
@@ -129,20 +128,19 @@ class LSTM(LSTMLayerBase):
             and the base layer arguments (`name`, `dtype`, `trainable`).
 
     Call arguments:
-        sequences: Tensor of shape `(batch, timesteps, features)`.
-        initial_state: Optional list `[h, c]`, each `(batch, units)`.
-        mask: Optional boolean tensor `(batch, timesteps)`; `False` skips a
-            step (the state is carried over).
-        training: Whether dropout is applied.
+        - `sequences`: Tensor of shape `(batch, timesteps, features)`.
+        - `initial_state`: Optional list `[h, c]`, each `(batch, units)`.
+        - `mask`: Optional boolean tensor `(batch, timesteps)`; `False` skips a
+              step (the state is carried over).
+        - `training`: Whether dropout is applied.
 
     Examples:
-
-    >>> import numpy as np
-    >>> from keras_lstm_variants import LSTM
-    >>> output, h, c = LSTM(4, return_sequences=True, return_state=True)(
-    ...     np.ones((2, 10, 8), "float32"))
-    >>> tuple(output.shape), tuple(h.shape), tuple(c.shape)
-    ((2, 10, 4), (2, 4), (2, 4))
+        >>> import numpy as np
+        >>> from keras_lstm_variants import LSTM
+        >>> output, h, c = LSTM(4, return_sequences=True, return_state=True)(
+        ...     np.ones((2, 10, 8), "float32"))
+        >>> tuple(output.shape), tuple(h.shape), tuple(c.shape)
+        ((2, 10, 4), (2, 4), (2, 4))
 
     References:
         - Hochreiter & Schmidhuber, "Long Short-Term Memory", 1997.

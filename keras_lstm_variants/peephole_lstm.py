@@ -88,17 +88,16 @@ class PeepholeLSTMCell(PeepholeWeights, LSTMCellBase):
             meaning, and the base layer arguments.
 
     Call arguments:
-        inputs: Tensor of shape `(batch, features)`.
-        states: List `[h, c]`, each of shape `(batch, units)`.
-        training: Whether dropout is applied.
+        - `inputs`: Tensor of shape `(batch, features)`.
+        - `states`: List `[h, c]`, each of shape `(batch, units)`.
+        - `training`: Whether dropout is applied.
 
     Examples:
-
-    >>> import numpy as np, keras
-    >>> from keras_lstm_variants import PeepholeLSTMCell
-    >>> layer = keras.layers.RNN(PeepholeLSTMCell(4), return_sequences=True)
-    >>> tuple(layer(np.ones((2, 10, 8), "float32")).shape)
-    (2, 10, 4)
+        >>> import numpy as np, keras
+        >>> from keras_lstm_variants import PeepholeLSTMCell
+        >>> layer = keras.layers.RNN(PeepholeLSTMCell(4), return_sequences=True)
+        >>> tuple(layer(np.ones((2, 10, 8), "float32")).shape)
+        (2, 10, 4)
 
     References:
         - Gers & Schmidhuber, "Recurrent Nets that Time and Count", IJCNN
@@ -159,17 +158,16 @@ class PeepholeLSTM(LSTMLayerBase):
             is refused at call time: cuDNN has no peepholes.
 
     Call arguments:
-        sequences: Tensor of shape `(batch, timesteps, features)`.
-        initial_state: Optional list `[h, c]`, each `(batch, units)`.
-        mask: Optional boolean tensor `(batch, timesteps)`.
-        training: Whether dropout is applied.
+        - `sequences`: Tensor of shape `(batch, timesteps, features)`.
+        - `initial_state`: Optional list `[h, c]`, each `(batch, units)`.
+        - `mask`: Optional boolean tensor `(batch, timesteps)`.
+        - `training`: Whether dropout is applied.
 
     Examples:
-
-    >>> import numpy as np
-    >>> from keras_lstm_variants import PeepholeLSTM
-    >>> tuple(PeepholeLSTM(4)(np.ones((2, 10, 8), "float32")).shape)
-    (2, 4)
+        >>> import numpy as np
+        >>> from keras_lstm_variants import PeepholeLSTM
+        >>> tuple(PeepholeLSTM(4)(np.ones((2, 10, 8), "float32")).shape)
+        (2, 4)
 
     References:
         - Gers & Schmidhuber, "Recurrent Nets that Time and Count", IJCNN

@@ -1,0 +1,344 @@
+"""Times our four layers against keras.layers.LSTM, side by side.
+
+For each shape, every layer is built into the same tiny model (the layer,
+then a mean-squared error on its last output) and timed on whole Keras
+train steps (`train_on_batch`) and inference steps (`predict_on_batch`).
+Layers take turns within each round, so that a noisy neighbour on a shared
+machine hits all of them alike; each figure is the median over rounds of the
+mean time per call within a round. Ratios are to keras.layers.LSTM in the
+same run. A large matmul in the same process gives the machine's GEMM peak,
+against which the layers' achieved GFLOP/s (matmul work only) are shown.
+
+    python benchmarks/bench_layers.py --backend jax --output bench_out
+    python benchmarks/bench_layers.py --backend tensorflow --jit on
+    python benchmarks/bench_layers.py --quick          # seconds, for a smoke test
+
+Writes `<output>/<backend>-jit_<jit>.md` (the table), `.json` (every
+figure) and `.png` (ratio bar chart), and prints the table.
+"""
+
+import argparse
+import datetime
+import json
+import os
+import pathlib
+import platform
+import statistics
+import sys
+import time
+
+SHAPES = {  # name: (batch, timesteps, features, units)
+    "small": (64, 100, 64, 128),
+    "large": (256, 100, 256, 512),
+    "long": (32, 1000, 32, 128),
+}
+QUICK_SHAPES = {"tiny": (4, 6, 3, 5)}
+LAYERS = ("keras.LSTM", "LSTM", "PeepholeLSTM", "CoupledLSTM", "LayerNormLSTM")
+GATES = {"CoupledLSTM": 3}  # gate blocks per layer; 4 for the others
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--backend",
+        default=os.environ.get("KERAS_BACKEND", "tensorflow"),
+        choices=("tensorflow", "jax", "torch"),
+    )
+    parser.add_argument(
+        "--shapes",
+        default="small,large,long",
+        help="comma-separated names among %s, or B:T:D:U tuples"
+        % ", ".join(SHAPES),
+    )
+    parser.add_argument(
+        "--layers", default=",".join(LAYERS), help="comma-separated"
+    )
+    parser.add_argument(
+        "--jit",
+        nargs="?",
+        const="on",
+        default="auto",
+        choices=("auto", "on", "off"),
+        help="jit_compile of model.compile: 'auto' is Keras's default "
+        "(on TensorFlow keras.layers.LSTM then runs without XLA), "
+        "bare --jit means 'on'. JAX always compiles.",
+    )
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--calls", type=int, default=3, help="per round")
+    parser.add_argument(
+        "--ablation",
+        action="store_true",
+        help="also time each of our layers with every loop strategy "
+        "(keras_lstm_variants._base.LOOP_STRATEGY), named 'Layer [strategy]'",
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="tiny shapes, 2 rounds of 1 call: checks the script only",
+    )
+    parser.add_argument(
+        "--output", type=pathlib.Path, default=pathlib.Path("bench_output")
+    )
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.shapes, args.rounds, args.calls = "tiny", 2, 1
+    return args
+
+
+def shape_list(spec):
+    shapes = {}
+    for item in spec.split(","):
+        if item in SHAPES or item in QUICK_SHAPES:
+            shapes[item] = {**SHAPES, **QUICK_SHAPES}[item]
+        else:
+            try:
+                shapes[item] = tuple(int(n) for n in item.split(":"))
+            except ValueError:
+                shapes[item] = ()
+            if len(shapes[item]) != 4:
+                sys.exit(f"--shapes: {item!r} is neither a name nor B:T:D:U")
+    return shapes
+
+
+def make_layer(name, units):
+    import keras
+
+    import keras_lstm_variants
+
+    base, _, strategy = name.partition(" ")
+    if base == "keras.LSTM":
+        return keras.layers.LSTM(units)
+    layer = getattr(keras_lstm_variants, base)(units)
+    if strategy:
+        layer._loop_strategy = strategy.strip("[]")
+    return layer
+
+
+def make_model(name, shape, jit):
+    import keras
+
+    batch, steps, features, units = shape
+    inputs = keras.Input(shape=(steps, features), batch_size=batch)
+    model = keras.Model(inputs, make_layer(name, units)(inputs))
+    model.compile(
+        optimizer=keras.optimizers.SGD(1e-3),
+        loss="mse",
+        jit_compile={"auto": "auto", "on": True, "off": False}[jit],
+    )
+    return model
+
+
+def matmul_flops(name, shape):
+    """Forward matmul FLOPs: x W and h U at every step (2 per multiply-add)."""
+    batch, steps, features, units = shape
+    gates = GATES.get(name.split(" ")[0], 4)
+    return 2.0 * batch * steps * (features + units) * gates * units
+
+
+def gemm_peak(backend, size, calls):
+    """GFLOP/s of a (size x size) @ (size x size) float32 matmul."""
+    import keras
+    import numpy as np
+
+    a = keras.ops.convert_to_tensor(
+        np.random.default_rng(0).standard_normal((size, size), "float32")
+    )
+    matmul = keras.ops.matmul
+    if backend == "jax":
+        import jax
+
+        matmul = jax.jit(keras.ops.matmul)
+    times = []
+    for _ in range(calls + 2):
+        start = time.perf_counter()
+        keras.ops.convert_to_numpy(matmul(a, a)[0, 0])
+        times.append(time.perf_counter() - start)
+    return 2.0 * size**3 / statistics.median(times[2:]) / 1e9
+
+
+def time_calls(function, calls):
+    start = time.perf_counter()
+    for _ in range(calls):
+        function()
+    return (time.perf_counter() - start) / calls
+
+
+def bench_shape(shape, names, args):
+    import numpy as np
+
+    batch, steps, features, units = shape
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((batch, steps, features)).astype("float32")
+    y = rng.standard_normal((batch, units)).astype("float32")
+    models = {name: make_model(name, shape, args.jit) for name in names}
+    jobs = {}
+    for name, model in models.items():
+        jobs[name, "train"] = lambda m=model: float(m.train_on_batch(x, y))
+        jobs[name, "infer"] = lambda m=model: np.asarray(m.predict_on_batch(x))
+    for job in jobs.values():  # compile and warm up
+        job()
+        job()
+    times = {key: [] for key in jobs}
+    for _ in range(args.rounds):
+        for key, job in jobs.items():
+            times[key].append(time_calls(job, args.calls))
+    return {key: statistics.median(values) for key, values in times.items()}
+
+
+def run(args):
+    os.environ["KERAS_BACKEND"] = args.backend
+    import keras
+
+    names = [n for n in args.layers.split(",") if n]
+    unknown = [n for n in names if n not in LAYERS]
+    if unknown:
+        sys.exit(f"--layers: unknown {unknown}; choose from {LAYERS}")
+    if args.ablation:
+        from keras_lstm_variants._base import LOOP_STRATEGIES
+
+        names = ["keras.LSTM"] + [
+            f"{n} [{strategy}]"
+            for n in names
+            if n != "keras.LSTM"
+            for strategy in LOOP_STRATEGIES
+            if n != "LayerNormLSTM" or strategy != "fused"
+        ]
+    shapes = shape_list(args.shapes)
+    peak = gemm_peak(args.backend, 256 if args.quick else 2048, 5)
+    rows = []
+    for shape_name, shape in shapes.items():
+        print(f"timing {shape_name} {shape} ...", file=sys.stderr, flush=True)
+        medians = bench_shape(shape, names, args)
+        for name in names:
+            flops = matmul_flops(name, shape)
+            row = {"shape": shape_name, "BTDU": list(shape), "layer": name}
+            for mode, factor in (("train", 3.0), ("infer", 1.0)):
+                seconds = medians[name, mode]
+                reference = medians.get(("keras.LSTM", mode))
+                row[f"{mode}_ms"] = 1e3 * seconds
+                row[f"{mode}_ratio"] = reference and seconds / reference
+                row[f"{mode}_gflops"] = factor * flops / seconds / 1e9
+            rows.append(row)
+    return {
+        "date": datetime.date.today().isoformat(),
+        "backend": args.backend,
+        "jit": args.jit,
+        "keras": keras.__version__,
+        "backend_version": backend_version(args.backend),
+        "device": device_name(args.backend),
+        "rounds": args.rounds,
+        "calls": args.calls,
+        "gemm_peak_gflops": peak,
+        "rows": rows,
+    }
+
+
+def backend_version(backend):
+    module = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}
+    return __import__(module[backend]).__version__
+
+
+def device_name(backend):
+    if backend == "jax":
+        import jax
+
+        device = jax.devices()[0]
+        if device.platform != "cpu":
+            return device.device_kind
+    elif backend == "tensorflow":
+        import tensorflow as tf
+
+        gpus = tf.config.list_physical_devices("GPU")
+        if gpus:
+            return tf.config.experimental.get_device_details(gpus[0]).get(
+                "device_name", "GPU"
+            )
+    elif backend == "torch":
+        import torch
+
+        if torch.cuda.is_available():
+            return torch.cuda.get_device_name(0)
+    return f"CPU {platform.processor() or platform.machine()}, {os.cpu_count()} cores"
+
+
+def markdown(result):
+    lines = [
+        f"{result['date']} · {result['backend']} {result['backend_version']}"
+        f" · Keras {result['keras']} · jit_compile={result['jit']}"
+        f" · {result['device']} · GEMM peak "
+        f"{result['gemm_peak_gflops']:.0f} GFLOP/s · median of "
+        f"{result['rounds']} rounds x {result['calls']} calls",
+        "",
+        "| shape (B, T, D, U) | layer | train ms | train / keras | "
+        "train GFLOP/s | % of GEMM peak | infer ms | infer / keras |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for row in result["rows"]:
+        ratio = {
+            mode: "—" if row[f"{mode}_ratio"] is None
+            else f"{row[f'{mode}_ratio']:.2f}"
+            for mode in ("train", "infer")
+        }
+        lines.append(
+            f"| {row['shape']} {tuple(row['BTDU'])} | {row['layer']} "
+            f"| {row['train_ms']:.1f} | {ratio['train']} "
+            f"| {row['train_gflops']:.1f} "
+            f"| {100 * row['train_gflops'] / result['gemm_peak_gflops']:.0f}% "
+            f"| {row['infer_ms']:.1f} | {ratio['infer']} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def plot(result, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    rows = [r for r in result["rows"] if r["train_ratio"] is not None]
+    shapes = list(dict.fromkeys(r["shape"] for r in rows))
+    layers = list(dict.fromkeys(r["layer"] for r in rows))
+    figure, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
+    width = 0.8 / max(len(layers), 1)
+    for axis, mode in zip(axes, ("train", "infer")):
+        for k, layer in enumerate(layers):
+            values = [
+                next(
+                    (r[f"{mode}_ratio"] for r in rows
+                     if r["shape"] == s and r["layer"] == layer),
+                    np.nan,
+                )
+                for s in shapes
+            ]
+            axis.bar(np.arange(len(shapes)) + k * width, values, width,
+                     label=layer)
+        axis.axhline(1.0, color="black", linewidth=0.8)
+        axis.set_xticks(np.arange(len(shapes)) + 0.4 - width / 2, shapes)
+        axis.set_title(f"{mode} step time / keras.layers.LSTM")
+    axes[0].legend(fontsize="small")
+    figure.suptitle(
+        f"{result['backend']} · jit_compile={result['jit']} · "
+        f"{result['device']}",
+        fontsize="medium",
+    )
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    result = run(args)
+    args.output.mkdir(parents=True, exist_ok=True)
+    stem = args.output / f"{args.backend}-jit_{args.jit}"
+    table = markdown(result)
+    stem.with_suffix(".md").write_text(table)
+    stem.with_suffix(".json").write_text(json.dumps(result, indent=1) + "\n")
+    plot(result, stem.with_suffix(".png"))
+    print(table)
+    return result
+
+
+if __name__ == "__main__":
+    main()

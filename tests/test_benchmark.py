@@ -1,0 +1,53 @@
+"""benchmarks/bench_layers.py runs and writes what it promises (no timings)."""
+
+import importlib.util
+import json
+import pathlib
+
+import keras
+
+SCRIPT = pathlib.Path(__file__).parents[1] / "benchmarks" / "bench_layers.py"
+
+
+def _load():
+    spec = importlib.util.spec_from_file_location("bench_layers", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_quick_run_writes_table_json_and_plot(tmp_path, capsys):
+    bench = _load()
+    backend = keras.backend.backend()
+    result = bench.main(
+        ["--quick", "--ablation", "--backend", backend, "--output", str(tmp_path)]
+    )
+    stem = tmp_path / f"{backend}-jit_auto"
+    table = stem.with_suffix(".md").read_text()
+    assert table in capsys.readouterr().out
+    assert json.loads(stem.with_suffix(".json").read_text()) == result
+    assert stem.with_suffix(".png").read_bytes()[:4] == b"\x89PNG"
+
+    layers = [row["layer"] for row in result["rows"]]
+    assert layers[0] == "keras.LSTM"
+    assert {"LSTM [fused]", "LSTM [hoist]", "LayerNormLSTM [step]"} <= set(layers)
+    assert "LayerNormLSTM [fused]" not in layers  # it has no fused step
+    for row in result["rows"]:
+        assert row["train_ms"] > 0 and row["infer_ms"] > 0
+        assert f"| {row['layer']} |" in table
+    assert result["rows"][0]["train_ratio"] == 1.0
+
+
+def test_matmul_flops_count_the_gate_blocks():
+    bench = _load()
+    shape = (2, 3, 5, 7)  # B, T, D, U
+    assert bench.matmul_flops("LSTM", shape) == 2 * 2 * 3 * (5 + 7) * 4 * 7
+    assert bench.matmul_flops("CoupledLSTM [step]", shape) == 2 * 2 * 3 * 12 * 3 * 7
+
+
+def test_custom_shapes_parse(capsys):
+    bench = _load()
+    assert bench.shape_list("small,2:3:4:5") == {
+        "small": (64, 100, 64, 128),
+        "2:3:4:5": (2, 3, 4, 5),
+    }
