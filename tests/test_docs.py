@@ -1,0 +1,56 @@
+"""The code in the documentation runs, and says what it claims to."""
+
+import os
+import pathlib
+import re
+
+import pytest
+
+DOCS = pathlib.Path(__file__).parents[1] / "docs"
+PAGES = sorted(
+    page for page in DOCS.rglob("*.md") if "```python" in page.read_text()
+)
+FENCE = re.compile(r"^```python\n(.*?)^```$", re.MULTILINE | re.DOTALL)
+
+
+def test_pages_with_code_are_found():
+    names = {page.relative_to(DOCS).as_posix() for page in PAGES}
+    assert {"index.md", "guides/cells.md", "guides/saving.md"} <= names
+
+
+@pytest.mark.parametrize(
+    "page", PAGES, ids=[p.relative_to(DOCS).as_posix() for p in PAGES]
+)
+def test_page_code_runs(page, tmp_path, monkeypatch):
+    # The blocks of a page run in order in one namespace, as a reader would
+    # paste them; they assert their own claims (np.testing, assert).
+    monkeypatch.chdir(tmp_path)
+    namespace = {"__name__": "__docs__"}
+    for block in FENCE.findall(page.read_text()):
+        exec(compile(block, f"{page.name}", "exec"), namespace)
+
+
+def test_every_public_class_has_an_api_entry():
+    import keras_lstm_variants
+
+    entries = set(
+        re.findall(
+            r"^::: keras_lstm_variants\.(\w+)$",
+            "\n".join(p.read_text() for p in DOCS.rglob("*.md")),
+            re.MULTILINE,
+        )
+    )
+    assert set(keras_lstm_variants.__all__) <= entries
+
+
+def test_katex_is_served_with_the_site():
+    # The equations must render offline too: mkdocs.yml loads KaTeX from
+    # docs/assets, not from a CDN.
+    config = (DOCS.parent / "mkdocs.yml").read_text()
+    for asset in re.findall(r"^  - (assets/katex/\S+)$", config, re.MULTILINE):
+        assert (DOCS / asset).is_file(), asset
+    assert "cdn" not in config.lower()
+    fonts = re.findall(r"url\((fonts/[\w-]+\.woff2)\)",
+                       (DOCS / "assets/katex/katex.min.css").read_text())
+    assert fonts and all((DOCS / "assets/katex" / f).is_file() for f in fonts)
+    assert os.path.getsize(DOCS / "assets/katex/katex.min.js") > 100_000
