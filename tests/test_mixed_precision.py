@@ -4,16 +4,19 @@ import keras
 import numpy as np
 import pytest
 
-# Worst-element tolerance after 20 steps (h lies in [-1, 1]); layer
-# normalisation of a few units amplifies the compute dtype's rounding, so the
-# mean error is held to a fifth of it. float16 keeps 11 significant bits,
-# bfloat16 8.
-POLICIES = {"mixed_float16": ("float16", 3e-2), "mixed_bfloat16": ("bfloat16", 1e-1)}
+# (worst element, mean) error after 20 steps, h lying in [-1, 1]. Layer
+# normalisation of a few units amplifies the compute dtype's rounding in
+# single elements (bfloat16 keeps 8 significant bits, float16 11), so the
+# mean error is the tight bound: a wrong formula errs by ~0.1 on average.
+POLICIES = {
+    "mixed_float16": ("float16", (5e-2, 5e-3)),
+    "mixed_bfloat16": ("bfloat16", (3e-1, 2e-2)),
+}
 
 
 @pytest.mark.parametrize("policy", sorted(POLICIES))
 def test_layer_matches_float32_and_stays_finite(variant, rng, policy):
-    compute_dtype, tol = POLICIES[policy]
+    compute_dtype, (max_error, mean_error) = POLICIES[policy]
     full = variant.layer(8, return_sequences=True, **variant.kwargs)
     mixed = variant.layer(8, return_sequences=True, dtype=policy, **variant.kwargs)
     x = rng.normal(size=(3, 20, 5)).astype("float32")
@@ -28,7 +31,8 @@ def test_layer_matches_float32_and_stays_finite(variant, rng, policy):
         keras.ops.convert_to_numpy(keras.ops.cast(out, "float32"))
         - keras.ops.convert_to_numpy(full(x))
     )
-    assert error.max() < tol and error.mean() < tol / 5, (error.max(), error.mean())
+    assert error.max() < max_error, error.max()
+    assert error.mean() < mean_error, error.mean()
     # Large inputs saturate the gates but must not overflow: float16's
     # largest value is 65504, and the layer-norm statistics of x W (whose
     # squares exceed it) are computed in float32.
