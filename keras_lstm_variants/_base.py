@@ -242,8 +242,11 @@ class LSTMCellBase(keras.Layer, DropoutRNNCell):
         h_part = self._recurrent_part(
             self._project(h_tm1, self.recurrent_kernel, rec_dp_mask)
         )
-        z = ops.split(ops.add(x_part, h_part), len(self.gates), axis=-1)
-        h, c = self._update(z, c_tm1)
+        return self._finish_step(ops.add(x_part, h_part), c_tm1)
+
+    def _finish_step(self, z, c_tm1):
+        """Splits the summed pre-activations per gate and applies `_update`."""
+        h, c = self._update(ops.split(z, len(self.gates), axis=-1), c_tm1)
         return h, [h, c]
 
     def _can_fuse(self, dp_mask, rec_dp_mask):
@@ -269,8 +272,7 @@ class LSTMCellBase(keras.Layer, DropoutRNNCell):
         z = ops.matmul(ops.concatenate([x_t, h_tm1], axis=-1), fused_kernel)
         if self.use_bias:
             z = ops.add(z, self.bias)
-        h, c = self._update(ops.split(z, len(self.gates), axis=-1), c_tm1)
-        return h, [h, c]
+        return self._finish_step(z, c_tm1)
 
     def _project(self, x, kernel, mask):
         if mask is None:
