@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip
-BACKENDS ?= tensorflow jax
+BACKENDS ?= tensorflow jax torch
 PYTEST_ARGS ?=
 
 SOURCES := pyproject.toml $(wildcard keras_lstm_variants/*.py)
@@ -20,7 +20,7 @@ $(BIN)/python:
 # The package is installed (not editable): the tests run against what a user
 # gets from `pip install`. It is reinstalled whenever a source file changes.
 $(VENV)/.installed: $(BIN)/python $(SOURCES)
-	$(PIP) install --quiet ".[test,demo,examples,docs,tensorflow,jax]"
+	$(PIP) install --quiet ".[test,demo,examples,docs,export,tensorflow,jax,torch]"
 	$(PIP) install --quiet --no-deps --force-reinstall .
 	touch $@
 

@@ -76,6 +76,37 @@ def _snake_case(name):
     return re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name).lower()
 
 
+# What `keras.Layer.get_config` adds to the constructor arguments.
+_LAYER_CONFIG_KEYS = ("name", "trainable", "dtype")
+
+
+def _checked_config(cls, config, argument_names):
+    """Names what a config to `from_config` lacks, or has that we do not take.
+
+    A key missing from an otherwise valid config takes its default (configs
+    saved before an argument existed still load); only `units` is required.
+    """
+    if not isinstance(config, dict):
+        raise TypeError(
+            f"{cls.__name__}.from_config expects a dict. "
+            f"Received: config of type {type(config).__name__}."
+        )
+    if "units" not in config:
+        raise ValueError(
+            f"{cls.__name__}.from_config: the config has no `units`, the one "
+            f"required argument. Received: config keys={sorted(config)}."
+        )
+    unknown = sorted(set(config) - set(argument_names) - set(_LAYER_CONFIG_KEYS))
+    if unknown:
+        raise ValueError(
+            f"{cls.__name__}.from_config: unknown config key(s) {unknown}; "
+            "was the config written by a newer release, or edited? Received: "
+            + ", ".join(f"{key}={config[key]!r}" for key in unknown)
+            + "."
+        )
+    return config
+
+
 def _static_dim(shape, axis):
     return None if shape is None or len(shape) == 0 else shape[axis]
 
@@ -165,6 +196,11 @@ class LSTMCellBase(keras.Layer, DropoutRNNCell):
                     names.append(parameter)
         return names
 
+    @classmethod
+    def from_config(cls, config):
+        _checked_config(cls, config, cls.argument_names())
+        return super().from_config(config)
+
     def build(self, input_shape):
         if len(input_shape) != 2 or input_shape[-1] is None:
             raise ValueError(
@@ -214,8 +250,7 @@ class LSTMCellBase(keras.Layer, DropoutRNNCell):
         return initializer
 
     def call(self, inputs, states, training=False):
-        h_tm1, c_tm1 = states[0], states[1]
-        self._check_states(h_tm1, c_tm1)
+        h_tm1, c_tm1 = self._checked_states(states)
         dp_mask = rec_dp_mask = None
         if training and 0.0 < self.dropout < 1.0:
             dp_mask = self.get_dropout_mask(inputs)
@@ -287,7 +322,14 @@ class LSTMCellBase(keras.Layer, DropoutRNNCell):
     def _update(self, z, c_tm1):
         raise NotImplementedError
 
-    def _check_states(self, h_tm1, c_tm1):
+    def _checked_states(self, states):
+        if not isinstance(states, (list, tuple)) or len(states) != 2:
+            count = len(states) if isinstance(states, (list, tuple)) else 1
+            raise ValueError(
+                f"{type(self).__name__} expects `states` to be a list of 2 "
+                f"tensors [h, c]. Received: {count} state(s)."
+            )
+        h_tm1, c_tm1 = states
         for name, state in (("h", h_tm1), ("c", c_tm1)):
             shape = tuple(state.shape)
             if len(shape) != 2 or shape[-1] not in (None, self.units):
@@ -296,6 +338,7 @@ class LSTMCellBase(keras.Layer, DropoutRNNCell):
                     f"shape (batch, {self.units}). "
                     f"Received: {name}.shape={shape}."
                 )
+        return h_tm1, c_tm1
 
     def get_initial_state(self, batch_size=None):
         return [
@@ -419,6 +462,8 @@ class LSTMLayerBase(keras.layers.RNN):
         super().build(sequences_shape, initial_state_shape)
 
     def call(self, sequences, initial_state=None, mask=None, training=False):
+        if mask is not None:
+            self._check_mask(sequences, mask)
         if initial_state is not None:
             initial_state = self._checked_initial_state(
                 sequences, initial_state
@@ -463,6 +508,11 @@ class LSTMLayerBase(keras.layers.RNN):
         inputs = ops.transpose(sequences, (1, 0, 2))
         if mask is not None:
             mask = ops.transpose(mask, (1, 0))
+        if self.go_backwards:
+            # Reversed here rather than by the backend: the torch backend's
+            # unrolled loop fails on a reversed mask (Keras 3.15).
+            inputs = ops.flip(inputs, axis=0)
+            mask = None if mask is None else ops.flip(mask, axis=0)
         strategy = self._loop_strategy or LOOP_STRATEGY.get(
             keras.backend.backend(), "step"
         )
@@ -492,7 +542,7 @@ class LSTMLayerBase(keras.layers.RNN):
             step,
             inputs,
             list(initial_state),
-            go_backwards=self.go_backwards,
+            go_backwards=False,
             mask=mask,
             unroll=self.unroll,
             input_length=sequences.shape[1],
@@ -509,6 +559,23 @@ class LSTMLayerBase(keras.layers.RNN):
         portable loop then runs instead.
         """
         raise NotImplementedError
+
+    def _check_mask(self, sequences, mask):
+        masks = mask if isinstance(mask, (list, tuple)) else [mask]
+        expected = tuple(sequences.shape[:2])
+        for m in masks:
+            if m is None:
+                continue
+            shape = tuple(m.shape)
+            if len(shape) != 2 or any(
+                None not in (want, got) and want != got
+                for want, got in zip(expected, shape)
+            ):
+                raise ValueError(
+                    f"{type(self).__name__} expects `mask` of shape "
+                    f"(batch, timesteps) = {expected}, one boolean per input "
+                    f"step. Received: mask.shape={shape}."
+                )
 
     def _checked_initial_state(self, sequences, initial_state):
         states = (
@@ -550,8 +617,20 @@ class LSTMLayerBase(keras.layers.RNN):
         }
 
     @classmethod
+    def argument_names(cls):
+        """Every constructor argument of the layer, its cell's included."""
+        own = [
+            name
+            for name in inspect.signature(LSTMLayerBase.__init__).parameters
+            if name not in ("self", "kwargs")
+        ]
+        return own + [
+            name for name in cls.cell_class.argument_names() if name not in own
+        ]
+
+    @classmethod
     def from_config(cls, config):
-        return cls(**config)
+        return cls(**_checked_config(cls, config, cls.argument_names()))
 
 
 def _cell_property(name):

@@ -130,8 +130,15 @@ def _clear_session():
 
 def assert_close(actual, expected, tol=1e-5):
     np.testing.assert_allclose(
-        keras.ops.convert_to_numpy(actual), expected, rtol=tol, atol=tol
+        to_numpy(actual), to_numpy(expected), rtol=tol, atol=tol
     )
+
+
+def to_numpy(x):
+    """A backend tensor (a torch one may carry a graph) or array as NumPy."""
+    if isinstance(x, (np.ndarray, np.generic, float, int, list)):
+        return np.asarray(x)
+    return keras.ops.convert_to_numpy(x)
 
 
 EXAMPLES = pathlib.Path(__file__).parents[1] / "examples"

@@ -1,45 +1,60 @@
-"""Bad arguments raise ValueError (or TypeError) naming the argument and value."""
+"""Bad input raises ValueError (or TypeError) naming the argument and value.
 
+Two tables: constructor arguments, and what a user passes later (inputs,
+states, masks, configs). Each case runs for every variant's cell or layer on
+the backend under test, and must fail before any computation: at
+construction, at build, or on symbolic `keras.Input`s where it can.
+"""
+
+import re
+
+import keras
 import numpy as np
 import pytest
 from conftest import VARIANTS
 
 import keras_lstm_variants as klv
 
-CLASSES = [v.cell for v in VARIANTS[::2]] + [v.layer for v in VARIANTS[::2]]
+# Every distinct class: the variants list LSTM and PeepholeLSTM twice.
+VARIANTS_ONCE = [v for v in VARIANTS if v.name in ("lstm", "peephole", "coupled", "layer_norm")]
+CLASSES = [v.cell for v in VARIANTS_ONCE] + [v.layer for v in VARIANTS_ONCE]
 
 BAD_ARGUMENTS = [
     ({"units": 0}, ValueError, "units=0"),
     ({"units": -3}, ValueError, "units=-3"),
     ({"units": 2.5}, TypeError, "units=2.5"),
     ({"units": "8"}, TypeError, "units='8'"),
+    ({"units": True}, TypeError, "units=True"),
     ({"dropout": 1.5}, ValueError, "dropout=1.5"),
     ({"dropout": -0.1}, ValueError, "dropout=-0.1"),
     ({"recurrent_dropout": 2}, ValueError, "recurrent_dropout=2"),
+    ({"recurrent_dropout": "0.1"}, ValueError, "recurrent_dropout='0.1'"),
     ({"implementation": 3}, ValueError, "implementation=3"),
     ({"activation": "no_such_activation"}, ValueError, "no_such_activation"),
+    ({"recurrent_activation": "no_such_one"}, ValueError, "no_such_one"),
     ({"kernel_initializer": "no_such_init"}, ValueError, "no_such_init"),
+    ({"recurrent_initializer": "nope_init"}, ValueError, "nope_init"),
 ]
 
 
 @pytest.mark.parametrize("cls", CLASSES, ids=lambda c: c.__name__)
-@pytest.mark.parametrize(
-    "arguments, error, message", BAD_ARGUMENTS, ids=lambda a: str(a)
-)
+@pytest.mark.parametrize("arguments, error, message", BAD_ARGUMENTS, ids=str)
 def test_bad_constructor_argument(cls, arguments, error, message):
     arguments = {"units": 4, **arguments}
-    with pytest.raises(error, match=message.replace(".", r"\.")):
+    with pytest.raises(error, match=re.escape(message)):
         cls(**arguments)
 
 
 @pytest.mark.parametrize("cls", [klv.LayerNormLSTMCell, klv.LayerNormLSTM])
-@pytest.mark.parametrize("epsilon", [-1e-3, 0.0])
+@pytest.mark.parametrize("epsilon", [-1e-3, 0.0, float("nan")], ids=str)
 def test_norm_epsilon_must_be_positive(cls, epsilon):
     with pytest.raises(ValueError, match=f"norm_epsilon={epsilon}"):
         cls(4, norm_epsilon=epsilon)
 
 
-@pytest.mark.parametrize("cls", [v.layer for v in VARIANTS[2::2]], ids=lambda c: c.__name__)
+@pytest.mark.parametrize(
+    "cls", [klv.PeepholeLSTM, klv.CoupledLSTM, klv.LayerNormLSTM], ids=lambda c: c.__name__
+)
 def test_use_cudnn_true_is_refused_for_variants_cudnn_cannot_compute(cls):
     with pytest.raises(ValueError, match="use_cudnn=True"):
         cls(4, use_cudnn=True)
@@ -50,39 +65,111 @@ def test_use_cudnn_must_be_auto_or_bool():
         klv.LSTM(4, use_cudnn="yes")
 
 
-@pytest.mark.parametrize("variant", VARIANTS[::2], ids=lambda v: v.name)
-@pytest.mark.parametrize("shape", [(2, 3), (2, 5, 3, 1)], ids=str)
-def test_layer_input_of_wrong_rank(variant, shape):
-    with pytest.raises(ValueError, match=r"inputs\.shape=\(" + str(shape[0])):
-        variant.layer(4)(np.ones(shape, "float32"))
+def _zeros(*shape):
+    return np.zeros(shape, "float32")
 
 
-@pytest.mark.parametrize("variant", VARIANTS[::2], ids=lambda v: v.name)
-def test_cell_input_of_wrong_rank(variant):
-    cell = variant.cell(4)
-    with pytest.raises(ValueError, match=r"inputs\.shape=\(2, 5, 3\)"):
-        cell.build((2, 5, 3))
+X = np.ones((2, 5, 3), "float32")  # batch 2, 5 steps, 3 features; units 4
 
 
-@pytest.mark.parametrize("variant", VARIANTS[::2], ids=lambda v: v.name)
-def test_cell_states_of_wrong_shape(variant):
-    cell = variant.cell(4)
-    x = np.ones((2, 3), "float32")
-    with pytest.raises(ValueError, match=r"c\.shape=\(2, 5\)"):
-        cell(x, [np.zeros((2, 4), "float32"), np.zeros((2, 5), "float32")])
+def _config(variant, cell=False, drop=(), **extra):
+    cls = variant.cell if cell else variant.layer
+    config = cls(4, **variant.kwargs).get_config()
+    for key in drop:
+        del config[key]
+    return cls, {**config, **extra}
 
 
-@pytest.mark.parametrize("variant", VARIANTS[::2], ids=lambda v: v.name)
-def test_initial_state_of_wrong_count(variant):
-    x = np.ones((2, 5, 3), "float32")
-    with pytest.raises(ValueError, match="Received: 1 tensor"):
-        variant.layer(4)(x, initial_state=[np.zeros((2, 4), "float32")])
+def _from_config(variant, cell=False, **kwargs):
+    cls, config = _config(variant, cell, **kwargs)
+    cls.from_config(config)
 
 
-@pytest.mark.parametrize("variant", VARIANTS[::2], ids=lambda v: v.name)
-@pytest.mark.parametrize("bad", [(2, 3), (3, 4), (2, 4, 1)], ids=str)
-def test_initial_state_of_wrong_shape(variant, bad):
-    x = np.ones((2, 5, 3), "float32")
-    states = [np.zeros((2, 4), "float32"), np.zeros(bad, "float32")]
-    with pytest.raises(ValueError, match=r"c\.shape=" + str(bad).replace("(", r"\(").replace(")", r"\)")):
-        variant.layer(4)(x, initial_state=states)
+# (id, what the user does with a variant, the error, what its message names)
+BAD_CALLS = [
+    ("layer input rank 2",
+     lambda v: v.layer(4)(_zeros(2, 3)),
+     ValueError, r"inputs.shape=(2, 3)"),
+    ("layer input rank 4",
+     lambda v: v.layer(4)(_zeros(2, 5, 3, 1)),
+     ValueError, r"inputs.shape=(2, 5, 3, 1)"),
+    ("symbolic input rank 2",
+     lambda v: v.layer(4)(keras.Input((3,))),
+     ValueError, r"inputs.shape=(None, 3)"),
+    ("undefined feature dimension",
+     lambda v: v.layer(4)(keras.Input((5, None))),
+     ValueError, r"inputs.shape=(None, 5, None)"),
+    ("cell undefined feature dimension",
+     lambda v: keras.layers.RNN(v.cell(4))(keras.Input((5, None))),
+     ValueError, r"inputs.shape=(None, None)"),
+    ("cell input rank 3",
+     lambda v: v.cell(4).build((2, 5, 3)),
+     ValueError, r"inputs.shape=(2, 5, 3)"),
+    ("cell states of the wrong shape",
+     lambda v: v.cell(4)(_zeros(2, 3), [_zeros(2, 4), _zeros(2, 5)]),
+     ValueError, r"c.shape=(2, 5)"),
+    ("cell states of the wrong count",
+     lambda v: v.cell(4)(_zeros(2, 3), [_zeros(2, 4)]),
+     ValueError, r"Received: 1 state"),
+    ("initial_state count 1",
+     lambda v: v.layer(4)(X, initial_state=[_zeros(2, 4)]),
+     ValueError, "Received: 1 tensor"),
+    ("initial_state count 3",
+     lambda v: v.layer(4)(X, initial_state=[_zeros(2, 4)] * 3),
+     ValueError, "Received: 3 tensor"),
+    ("initial_state units",
+     lambda v: v.layer(4)(X, initial_state=[_zeros(2, 4), _zeros(2, 3)]),
+     ValueError, r"c.shape=(2, 3)"),
+    ("initial_state batch",
+     lambda v: v.layer(4)(X, initial_state=[_zeros(3, 4), _zeros(3, 4)]),
+     ValueError, r"h.shape=(3, 4)"),
+    ("initial_state rank",
+     lambda v: v.layer(4)(X, initial_state=[_zeros(2, 4), _zeros(2, 4, 1)]),
+     ValueError, r"c.shape=(2, 4, 1)"),
+    ("mask timesteps",
+     lambda v: v.layer(4)(X, mask=np.ones((2, 4), bool)),
+     ValueError, r"mask.shape=(2, 4)"),
+    ("mask batch",
+     lambda v: v.layer(4)(X, mask=np.ones((3, 5), bool)),
+     ValueError, r"mask.shape=(3, 5)"),
+    ("mask rank",
+     lambda v: v.layer(4)(X, mask=np.ones((2, 5, 1), bool)),
+     ValueError, r"mask.shape=(2, 5, 1)"),
+    ("mask in Bidirectional",
+     lambda v: keras.layers.Bidirectional(v.layer(4))(X, mask=np.ones((2, 6), bool)),
+     ValueError, r"mask.shape=(2, 6)"),
+    ("layer config without units",
+     lambda v: _from_config(v, drop=["units"]),
+     ValueError, "no `units`"),
+    ("layer config with an unknown key",
+     lambda v: _from_config(v, unitz=4),
+     ValueError, "unknown config key(s) ['unitz']"),
+    ("cell config without units",
+     lambda v: _from_config(v, cell=True, drop=["units"]),
+     ValueError, "no `units`"),
+    ("cell config with an unknown key",
+     lambda v: _from_config(v, cell=True, return_sequences=True),
+     ValueError, "unknown config key(s) ['return_sequences']"),
+    ("layer config with a bad value",
+     lambda v: _from_config(v, dropout=3.0),
+     ValueError, "dropout=3.0"),
+]
+
+
+@pytest.mark.parametrize("variant", VARIANTS_ONCE, ids=lambda v: v.name)
+@pytest.mark.parametrize(
+    "action, error, message",
+    [case[1:] for case in BAD_CALLS],
+    ids=[case[0] for case in BAD_CALLS],
+)
+def test_bad_input(variant, action, error, message):
+    with pytest.raises(error, match=re.escape(message)):
+        action(variant)
+
+
+@pytest.mark.parametrize("variant", VARIANTS_ONCE, ids=lambda v: v.name)
+def test_config_without_an_optional_key_takes_its_default(variant):
+    """Configs saved before an argument existed still load, with its default."""
+    cls, config = _config(variant, drop=["dropout", "zero_output_for_mask"])
+    layer = cls.from_config(config)
+    assert layer.dropout == 0.0 and layer.zero_output_for_mask is False

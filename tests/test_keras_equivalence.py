@@ -6,14 +6,15 @@ import keras
 import numpy as np
 import pytest
 from conftest import assert_close
+from conftest import to_numpy
 
 import keras_lstm_variants as klv
 
 FLAGS = ["unit_forget_bias", "use_bias", "unroll", "masked", "go_backwards"]
 
 
-def _pair(rng, units=4, dim=3, **kwargs):
-    theirs = keras.layers.LSTM(units, **kwargs)
+def _pair(rng, units=4, dim=3, theirs_kwargs=None, **kwargs):
+    theirs = keras.layers.LSTM(units, **{**kwargs, **(theirs_kwargs or {})})
     ours = klv.LSTM(units, **kwargs)
     theirs.build((None, 6, dim))
     ours.build((None, 6, dim))
@@ -31,8 +32,19 @@ def _pair(rng, units=4, dim=3, **kwargs):
 def test_layer_matches_keras(rng, flags):
     options = dict(zip(FLAGS, flags))
     masked = options.pop("masked")
+    theirs_kwargs = {}
+    if (
+        keras.backend.backend() == "torch"
+        and masked and options["unroll"] and options["go_backwards"]
+    ):
+        # Keras limitation: on torch, keras.layers.LSTM(unroll=True,
+        # go_backwards=True) fails on a mask (its unrolled loop flips the mask
+        # list with a tuple of dims). Unrolling does not change the maths, so
+        # the rolled Keras layer is the reference for our unrolled one.
+        theirs_kwargs["unroll"] = False
     theirs, ours = _pair(
-        rng, return_sequences=True, return_state=True, **options
+        rng, return_sequences=True, return_state=True,
+        theirs_kwargs=theirs_kwargs, **options,
     )
     x = rng.normal(size=(3, 6, 3)).astype("float32")
     mask = np.arange(6)[None] < np.array([[6], [2], [4]]) if masked else None
@@ -75,7 +87,7 @@ def test_dropout_masks_match_keras_with_the_same_seed(rng, implementation):
     x = rng.normal(size=(3, 6, 3)).astype("float32")
     expected = keras.ops.convert_to_numpy(theirs(x, training=True))
     actual = keras.ops.convert_to_numpy(ours(x, training=True))
-    assert not np.allclose(actual, ours(x, training=False))  # dropout acted
+    assert not np.allclose(actual, to_numpy(ours(x, training=False)))  # dropout acted
     assert_close(actual, expected)
 
 
