@@ -550,6 +550,11 @@ class LSTMLayerBase(keras.layers.RNN):
             zero_output_for_mask=self.zero_output_for_mask,
             return_all_outputs=self.return_sequences,
         )
+        if mask is not None:
+            last_output, outputs = _masked_outputs(
+                mask, last_output, outputs, self.return_sequences,
+                self.zero_output_for_mask,
+            )
         return last_output, ops.transpose(outputs, (1, 0, 2)), states
 
     def _fused_inner_loop(self, sequences, initial_state, mask, training):
@@ -631,6 +636,25 @@ class LSTMLayerBase(keras.layers.RNN):
     @classmethod
     def from_config(cls, config):
         return cls(**_checked_config(cls, config, cls.argument_names()))
+
+
+def _masked_outputs(mask, last_output, outputs, all_outputs, zero_for_mask):
+    """Keras's masking semantics for outputs, the same on every backend.
+
+    A masked step outputs zeros with `zero_output_for_mask`, else repeats the
+    previous output, and zeros before a row's first unmasked step. The
+    backends' loops differ at the edges (JAX's outputs the initial `h`
+    before the first step, and its unrolled loop ignores
+    `zero_output_for_mask`); this is a no-op where they already agree.
+    `mask` and `outputs` are time-major.
+    """
+    keep = mask if zero_for_mask else ops.cumsum(ops.cast(mask, "int32"), 0) > 0
+    if all_outputs:
+        outputs = ops.where(keep[..., None], outputs, ops.zeros_like(outputs))
+    last_output = ops.where(
+        keep[-1][:, None], last_output, ops.zeros_like(last_output)
+    )
+    return last_output, outputs
 
 
 def _cell_property(name):
