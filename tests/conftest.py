@@ -141,6 +141,30 @@ def to_numpy(x):
     return keras.ops.convert_to_numpy(x)
 
 
+def input_gradient(function, x):
+    """d sum(function(x)**2) / dx, by the backend's own autodiff, as NumPy."""
+    backend = keras.backend.backend()
+    if backend == "jax":
+        import jax
+
+        return np.asarray(
+            jax.grad(lambda v: keras.ops.sum(function(v) ** 2))(x)
+        )
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        v = tf.constant(x)
+        with tf.GradientTape() as tape:
+            tape.watch(v)
+            loss = tf.reduce_sum(function(v) ** 2)
+        return tape.gradient(loss, v).numpy()
+    import torch
+
+    v = torch.tensor(x, requires_grad=True)
+    torch.sum(function(v) ** 2).backward()
+    return v.grad.numpy()
+
+
 EXAMPLES = pathlib.Path(__file__).parents[1] / "examples"
 
 

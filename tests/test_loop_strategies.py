@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import reference
 from conftest import assert_close
+from conftest import input_gradient
 
 from keras_lstm_variants._base import LOOP_STRATEGIES
 from keras_lstm_variants._base import LOOP_STRATEGY
@@ -66,31 +67,8 @@ def test_strategy_gradients_match_unrolled_cell(variant, rng, strategy):
             h, (h, c) = cell(inputs[:, t], [h, c])
         return h
 
-    expected = _gradient(by_hand, x)
-    assert_close(_gradient(layer, x), expected, tol=1e-4)
-
-
-def _gradient(function, x):
-    backend = keras.backend.backend()
-    if backend == "jax":
-        import jax
-
-        return np.asarray(
-            jax.grad(lambda v: keras.ops.sum(function(v) ** 2))(x)
-        )
-    if backend == "tensorflow":
-        import tensorflow as tf
-
-        v = tf.constant(x)
-        with tf.GradientTape() as tape:
-            tape.watch(v)
-            loss = tf.reduce_sum(function(v) ** 2)
-        return tape.gradient(loss, v).numpy()
-    import torch
-
-    v = torch.tensor(x, requires_grad=True)
-    torch.sum(function(v) ** 2).backward()
-    return v.grad.numpy()
+    expected = input_gradient(by_hand, x)
+    assert_close(input_gradient(layer, x), expected, tol=1e-4)
 
 
 @pytest.mark.parametrize("strategy", LOOP_STRATEGIES)
