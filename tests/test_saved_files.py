@@ -1,0 +1,113 @@
+"""Models saved by earlier releases load and compute what they computed.
+
+tests/data/v<version>/ holds `.keras` files written by that release
+(tests/data/make_fixtures.py): one per layer, one per cell inside
+Bidirectional, with the inputs and the outputs they gave. Every folder is
+loaded on every backend, with Keras's default `safe_mode=True`, and must
+give the same outputs; each loaded model is also checked against the NumPy
+reference of its equations on its loaded weights, so a fixture cannot
+freeze a wrong number.
+"""
+
+import dataclasses
+import functools
+import json
+import pathlib
+
+import keras
+import numpy as np
+import pytest
+import reference
+from conftest import VARIANTS
+from conftest import assert_close
+
+import keras_lstm_variants  # noqa: F401  (registers the classes)
+
+DATA = pathlib.Path(__file__).parent / "data"
+RELEASES = sorted(p for p in DATA.glob("v*") if p.is_dir())
+VARIANT = {v.name: v for v in VARIANTS}
+
+
+@dataclasses.dataclass
+class Fixture:
+    variant: str
+    bidirectional: bool = False
+    go_backwards: bool = False
+    return_sequences: bool = False
+    merge_mode: str = "concat"
+    epsilon: float | None = None  # LayerNorm: the saved norm_epsilon
+
+    def step(self):
+        variant = VARIANT[self.variant]
+        if self.epsilon is None:
+            return variant.step
+        return functools.partial(reference.layer_norm_step, epsilon=self.epsilon)
+
+
+# What tests/data/make_fixtures.py saved under each name.
+FIXTURES = {
+    "lstm": Fixture("lstm", return_sequences=True),
+    "peephole_lstm": Fixture("peephole", go_backwards=True),
+    "coupled_lstm": Fixture("coupled_peepholes", return_sequences=True),
+    "layer_norm_lstm": Fixture("layer_norm_tfa", return_sequences=True),
+    "bidirectional_lstm_cell": Fixture("lstm", True, return_sequences=True),
+    "bidirectional_peephole_lstm_cell": Fixture("peephole", True),
+    "bidirectional_coupled_lstm_cell": Fixture(
+        "coupled", True, return_sequences=True, merge_mode="sum"
+    ),
+    "bidirectional_layer_norm_lstm_cell": Fixture("layer_norm", True, epsilon=1e-2),
+}
+
+
+def test_every_release_has_every_fixture():
+    assert RELEASES, "no saved-model fixtures under tests/data"
+    for folder in RELEASES:
+        assert {p.stem for p in folder.glob("*.keras")} == set(FIXTURES)
+        assert json.loads((folder / "versions.json").read_text())["keras_lstm_variants"]
+
+
+def _weights(variant, layer, input_dim):
+    units = layer.cell.units
+    names = [name for name, _ in variant.layout(input_dim, units)]
+    return dict(zip(names, [np.asarray(w, np.float64) for w in layer.get_weights()]))
+
+
+def _reference(fixture, model, x):
+    variant = VARIANT[fixture.variant]
+    recurrent = model.layers[-1]
+    mask = np.any(x != 0.0, axis=-1)  # what the Masking layer computes
+    run = functools.partial(reference.run, fixture.step(), x=x, mask=mask)
+    if not fixture.bidirectional:
+        out, _, _ = run(
+            _weights(variant, recurrent, x.shape[-1]), go_backwards=fixture.go_backwards
+        )
+        return out if fixture.return_sequences else out[:, -1]
+    # Bidirectional zeroes masked outputs when it returns sequences.
+    zero = fixture.return_sequences
+    forward, _, _ = run(
+        _weights(variant, recurrent.forward_layer, x.shape[-1]), zero_output_for_mask=zero
+    )
+    backward, _, _ = run(
+        _weights(variant, recurrent.backward_layer, x.shape[-1]),
+        go_backwards=True, zero_output_for_mask=zero,
+    )
+    if fixture.return_sequences:
+        forward, backward = forward, backward[:, ::-1]
+    else:
+        forward, backward = forward[:, -1], backward[:, -1]
+    if fixture.merge_mode == "sum":
+        return forward + backward
+    return np.concatenate([forward, backward], axis=-1)
+
+
+@pytest.mark.parametrize("release", RELEASES, ids=lambda p: p.name)
+@pytest.mark.parametrize("name", sorted(FIXTURES))
+def test_saved_model_loads_and_computes_the_same(release, name):
+    expected = np.load(release / "expected.npz")
+    x = expected["inputs"]
+
+    model = keras.saving.load_model(release / f"{name}.keras")  # safe_mode=True
+
+    outputs = model.predict(x, verbose=0)
+    assert_close(outputs, expected[name])
+    assert_close(outputs, _reference(FIXTURES[name], model, x.astype(np.float64)))
