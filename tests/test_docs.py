@@ -10,12 +10,17 @@ DOCS = pathlib.Path(__file__).parents[1] / "docs"
 PAGES = sorted(
     page for page in DOCS.rglob("*.md") if "```python" in page.read_text()
 )
-FENCE = re.compile(r"^```python\n(.*?)^```$", re.MULTILINE | re.DOTALL)
+# A block may be preceded by `<!-- backends: jax tensorflow -->`: it then runs
+# only on those backends (an export route a backend lacks).
+FENCE = re.compile(
+    r"(?:^<!-- backends: ([\w ]+) -->\n)?^```python\n(.*?)^```$",
+    re.MULTILINE | re.DOTALL,
+)
 
 
 def test_pages_with_code_are_found():
     names = {page.relative_to(DOCS).as_posix() for page in PAGES}
-    assert {"index.md", "guides/cells.md", "guides/saving.md"} <= names
+    assert {"index.md", "guides/cells.md", "guides/saving.md", "guides/deployment.md"} <= names
 
 
 @pytest.mark.parametrize(
@@ -25,8 +30,12 @@ def test_page_code_runs(page, tmp_path, monkeypatch):
     # The blocks of a page run in order in one namespace, as a reader would
     # paste them; they assert their own claims (np.testing, assert).
     monkeypatch.chdir(tmp_path)
+    import keras
+
     namespace = {"__name__": "__docs__"}
-    for block in FENCE.findall(page.read_text()):
+    for backends, block in FENCE.findall(page.read_text()):
+        if backends and keras.backend.backend() not in backends.split():
+            continue
         exec(compile(block, f"{page.name}", "exec"), namespace)
 
 
