@@ -4,7 +4,7 @@
 the gates (`kernel`, `recurrent_kernel`, `bias`), the dropout masks, the
 initial state and the config. A variant subclasses it, names its gates, adds
 its own weights in `build` and writes its equations in `_update` (and, if
-it transforms the projections, in `_input_part` / `_recurrent_part`).
+it transforms the projections, in `_input_projection` / `_recurrent_part`).
 
 `LSTMLayerBase` is a `keras.layers.RNN` that builds its cell from its own
 flat argument list, exactly as `keras.layers.LSTM` does; a variant layer only
@@ -265,8 +265,12 @@ class LSTMCellBase(keras.Layer, DropoutRNNCell):
         `inputs` may have any leading axes, so that a layer computes this
         for all time steps at once, outside its loop.
         """
-        z = self._project(inputs, self.kernel, dp_mask)
+        z = self._input_projection(self._project(inputs, self.kernel, dp_mask))
         return ops.add(z, self.bias) if self.use_bias else z
+
+    def _input_projection(self, x_projection):
+        """What the pre-activations owe to the input, given x W (no bias)."""
+        return x_projection
 
     def _recurrent_part(self, h_projection):
         """What they owe to the previous output, given h U."""
@@ -288,6 +292,7 @@ class LSTMCellBase(keras.Layer, DropoutRNNCell):
         """Whether `_fused_step` computes this cell's step."""
         return (
             type(self)._input_part is LSTMCellBase._input_part
+            and type(self)._input_projection is LSTMCellBase._input_projection
             and type(self)._recurrent_part is LSTMCellBase._recurrent_part
             and not isinstance(dp_mask, (list, tuple))
             and not isinstance(rec_dp_mask, (list, tuple))

@@ -144,11 +144,8 @@ class LayerNormLSTMCell(LSTMCellBase):
         beta = getattr(self, f"{norm}_beta")
         return normalized * ops.cast(gamma, a.dtype) + ops.cast(beta, a.dtype)
 
-    def _input_part(self, inputs, dp_mask=None):
-        z = self._layer_norm(
-            self._project(inputs, self.kernel, dp_mask), "kernel_norm"
-        )
-        return ops.add(z, self.bias) if self.use_bias else z
+    def _input_projection(self, x_projection):
+        return self._layer_norm(x_projection, "kernel_norm")
 
     def _recurrent_part(self, h_projection):
         return self._layer_norm(h_projection, "recurrent_norm")
