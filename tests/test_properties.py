@@ -19,7 +19,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 hypothesis.settings.register_profile(
-    "ci", max_examples=25, deadline=None, derandomize=True, database=None,
+    "ci", max_examples=15, deadline=None, derandomize=True, database=None,
     suppress_health_check=[hypothesis.HealthCheck.function_scoped_fixture],
 )
 hypothesis.settings.register_profile(

@@ -43,10 +43,9 @@ def test_long_sequence_with_large_inputs_stays_finite_and_bounded(variant, rng):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("scale", [1.0, 30.0])
-def test_gradients_through_1000_steps_are_finite(variant, rng, scale):
+def test_gradients_through_1000_steps_are_finite(variant, rng):
     layer = variant.layer(8, **variant.kwargs)
-    x = (scale * rng.normal(size=(2, 1000, 3))).astype("float32")
+    x = (30.0 * rng.normal(size=(2, 1000, 3))).astype("float32")  # saturating
 
     gradient = input_gradient(layer, x)
 
