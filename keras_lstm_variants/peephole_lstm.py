@@ -155,7 +155,7 @@ class PeepholeLSTM(LSTMLayerBase):
             (`return_sequences`, `return_state`, `go_backwards`, `stateful`,
             `unroll`, `zero_output_for_mask`, `use_cudnn`,
             `activity_regularizer`), with the same meaning. `use_cudnn=True`
-            is refused at call time: cuDNN has no peepholes.
+            is refused: cuDNN has no peepholes.
 
     Call arguments:
         - `sequences`: Tensor of shape `(batch, timesteps, features)`.
