@@ -50,6 +50,17 @@ class Variant:
     def set_weights(self, layer, weights):
         layer.set_weights([np.asarray(w, "float32") for w in weights.values()])
 
+    def built_layer(self, rng, dim, units, use_bias=True, batch=None, **kwargs):
+        """The variant's layer, built for `dim` features, with random weights.
+
+        Returns `(layer, weights)`, the weights by name for the reference.
+        """
+        layer = self.layer(units, use_bias=use_bias, **self.kwargs, **kwargs)
+        layer.build((batch, None, dim))
+        weights = self.random_weights(rng, dim, units, use_bias)
+        self.set_weights(layer, weights)
+        return layer, weights
+
 
 _PEEPHOLES = tuple(
     (f"{gate}_gate_peephole_weights", 1) for gate in ("input", "forget", "output")

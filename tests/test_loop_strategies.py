@@ -23,11 +23,8 @@ def test_every_backend_has_a_valid_strategy():
 
 
 def _layer(variant, rng, strategy, dim, units, **kwargs):
-    layer = variant.layer(units, **variant.kwargs, **kwargs)
+    layer, weights = variant.built_layer(rng, dim, units, **kwargs)
     layer._loop_strategy = strategy
-    layer.build((None, None, dim))
-    weights = variant.random_weights(rng, dim, units, True)
-    variant.set_weights(layer, weights)
     return layer, weights
 
 

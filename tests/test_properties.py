@@ -77,19 +77,15 @@ def layer_cases(draw):
 def test_layer_matches_reference(variant, case):
     rng = np.random.default_rng(case["seed"])
     batch, time, dim, units = (case[k] for k in ("batch", "time", "dim", "units"))
-    layer = variant.layer(
-        units,
+    layer, weights = variant.built_layer(
+        rng, dim, units,
         use_bias=case["use_bias"],
         unroll=case["unroll"],
         go_backwards=case["go_backwards"],
         return_state=case["return_state"],
         return_sequences=case["return_sequences"],
         zero_output_for_mask=case["zero_output_for_mask"],
-        **variant.kwargs,
     )
-    layer.build((None, None, dim))
-    weights = variant.random_weights(rng, dim, units, case["use_bias"])
-    variant.set_weights(layer, weights)
     x = rng.normal(size=(batch, time, dim))
     h0 = c0 = None
     kwargs = {"mask": case["mask"]}
@@ -151,12 +147,9 @@ def test_steps_masked_before_the_first_output_zeros_on_every_backend(
     keras.layers.RNN's loops disagree here (JAX's outputs the initial h);
     ours output zeros everywhere, as the reference does.
     """
-    layer = variant.layer(
-        3, return_sequences=return_sequences, return_state=True, **variant.kwargs
+    layer, weights = variant.built_layer(
+        rng, 2, 3, return_sequences=return_sequences, return_state=True
     )
-    weights = variant.random_weights(rng, 2, 3)
-    layer.build((None, None, 2))
-    variant.set_weights(layer, weights)
     x = rng.normal(size=(3, 4, 2))
     h0, c0 = rng.normal(size=(2, 3, 3))
     mask = np.array([[0, 0, 0, 0], [0, 0, 1, 1], [0, 1, 0, 1]], bool)  # all, left, holes

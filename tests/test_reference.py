@@ -9,16 +9,6 @@ from conftest import assert_close
 SHAPES = [(3, 7, 5, 4), (1, 1, 2, 3), (4, 12, 6, 8)]  # batch, time, dim, units
 
 
-def _layer(variant, rng, dim, units, use_bias=True, batch=None, **kwargs):
-    layer = variant.layer(
-        units, use_bias=use_bias, **variant.kwargs, **kwargs
-    )
-    layer.build((batch, None, dim))
-    weights = variant.random_weights(rng, dim, units, use_bias)
-    variant.set_weights(layer, weights)
-    return layer, weights
-
-
 def test_weight_names_follow_documented_layout(variant):
     cell = variant.cell(4, **variant.kwargs)
     cell.build((None, 3))
@@ -45,8 +35,8 @@ def test_cell_step(variant, rng, use_bias):
 @pytest.mark.parametrize("go_backwards", [False, True])
 def test_layer_sequences_and_states(variant, rng, shape, go_backwards):
     batch, time, dim, units = shape
-    layer, weights = _layer(
-        variant, rng, dim, units,
+    layer, weights = variant.built_layer(
+        rng, dim, units,
         return_sequences=True, return_state=True, go_backwards=go_backwards,
     )
     x = rng.normal(size=(batch, time, dim))
@@ -71,8 +61,8 @@ def test_layer_masking(variant, rng, padding, go_backwards, zero_output_for_mask
         "left": steps >= time - lengths[:, None],
         "random": rng.random((batch, time)) < 0.6,
     }[padding]
-    layer, weights = _layer(
-        variant, rng, dim, units,
+    layer, weights = variant.built_layer(
+        rng, dim, units,
         return_sequences=True, return_state=True, go_backwards=go_backwards,
         zero_output_for_mask=zero_output_for_mask,
     )
@@ -91,7 +81,7 @@ def test_embedding_mask_zero_reaches_the_layer(variant, rng):
     units = 4
     tokens = np.array([[3, 1, 2, 0, 0], [1, 0, 0, 0, 0]])
     embedding = keras.layers.Embedding(5, 3, mask_zero=True)
-    layer, weights = _layer(variant, rng, 3, units)
+    layer, weights = variant.built_layer(rng, 3, units)
     output = layer(embedding(tokens))
     vectors = keras.ops.convert_to_numpy(embedding.embeddings)[tokens]
     _, ref_h, _ = reference.run(variant.step, weights, vectors, mask=tokens != 0)
@@ -99,7 +89,7 @@ def test_embedding_mask_zero_reaches_the_layer(variant, rng):
 
 
 def test_initial_state(variant, rng):
-    layer, weights = _layer(variant, rng, 3, 4, return_state=True)
+    layer, weights = variant.built_layer(rng, 3, 4, return_state=True)
     x = rng.normal(size=(2, 5, 3))
     h0, c0 = rng.normal(size=(2, 4)), rng.normal(size=(2, 4))
     out, h, c = layer(
@@ -112,7 +102,7 @@ def test_initial_state(variant, rng):
 
 
 def test_stateful_continues_and_resets(variant, rng):
-    layer, weights = _layer(variant, rng, 3, 4, batch=2, stateful=True)
+    layer, weights = variant.built_layer(rng, 3, 4, batch=2, stateful=True)
     x = rng.normal(size=(2, 8, 3))
     layer(x[:, :5].astype("float32"))
     second = layer(x[:, 5:].astype("float32"))
