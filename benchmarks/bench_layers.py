@@ -60,7 +60,7 @@ def parse_args(argv=None):
         default="auto",
         choices=("auto", "on", "off"),
         help="jit_compile of model.compile: 'auto' is Keras's default "
-        "(on TensorFlow keras.layers.LSTM then runs without XLA), "
+        "(on a CPU-only TensorFlow machine that means no XLA), "
         "bare --jit means 'on'. JAX always compiles.",
     )
     parser.add_argument("--rounds", type=int, default=7)

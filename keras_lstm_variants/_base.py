@@ -24,19 +24,30 @@ from keras import regularizers
 
 from keras_lstm_variants._keras_internal import DropoutRNNCell
 from keras_lstm_variants._keras_internal import backend_rnn
+from keras_lstm_variants._tensorflow import in_xla_context
 
 PACKAGE = "keras_lstm_variants"
 
-# How the layers' loop computes the gate pre-activations, per backend:
+# How the layers' loop computes the gate pre-activations:
 #   "fused": one matmul per step, [x_t, h_{t-1}] @ [W; U] (cells whose
 #            pre-activations are x W + h U + b; others run "step"),
 #   "step":  x_t W and h_{t-1} U per step, as keras.layers.LSTMCell does,
 #   "hoist": x W (+ b, and LN-LSTM's LN_x) for all steps in one large matmul
 #            before the loop, then h_{t-1} U per step.
-# Chosen by measurement (benchmarks/bench_layers.py --ablation); the figures
-# are in benchmarks/RESULTS.md.
-LOOP_STRATEGY = {"tensorflow": "fused", "jax": "fused", "torch": "step"}
+# Chosen by measurement (benchmarks/bench_layers.py --ablation; figures in
+# benchmarks/RESULTS.md), per way the loop runs: "xla" is any loop XLA
+# compiles (JAX always, TensorFlow under jit_compile=True), "tensorflow" is
+# TensorFlow's graph executor without XLA, "torch" eager PyTorch.
+LOOP_STRATEGY = {"xla": "fused", "tensorflow": "step", "torch": "step"}
 LOOP_STRATEGIES = ("fused", "step", "hoist")
+
+
+def loop_strategy():
+    """`LOOP_STRATEGY`'s choice for the loop being built now."""
+    backend = keras.backend.backend()
+    if backend == "jax" or backend == "tensorflow" and in_xla_context():
+        return LOOP_STRATEGY["xla"]
+    return LOOP_STRATEGY.get(backend, "step")
 
 
 def serializable(cls):
@@ -501,8 +512,8 @@ class LSTMLayerBase(keras.layers.RNN):
 
         The data run time-major, so that each step reads one contiguous
         `(batch, features)` slab; each step computes the gate
-        pre-activations as `LOOP_STRATEGY` says is fastest on the backend,
-        then the variant's `_update`.
+        pre-activations as `LOOP_STRATEGY` says is fastest where the loop
+        runs, then the variant's `_update`.
         """
         cell = self.cell
         dp_mask = rec_dp_mask = None
@@ -518,9 +529,7 @@ class LSTMLayerBase(keras.layers.RNN):
             # unrolled loop fails on a reversed mask (Keras 3.15).
             inputs = ops.flip(inputs, axis=0)
             mask = None if mask is None else ops.flip(mask, axis=0)
-        strategy = self._loop_strategy or LOOP_STRATEGY.get(
-            keras.backend.backend(), "step"
-        )
+        strategy = self._loop_strategy or loop_strategy()
         if strategy == "fused" and not cell._can_fuse(dp_mask, rec_dp_mask):
             strategy = "step"
         if strategy == "hoist":

@@ -1,9 +1,10 @@
 """Every loop strategy of the layers computes the same numbers.
 
 The layers' loop can compute the gate pre-activations three ways
-(`keras_lstm_variants._base.LOOP_STRATEGY`); each backend uses the one that
-measured fastest. Each must match the NumPy reference, with masks, reversed
-sequences and gradients, whichever a backend picks.
+(`keras_lstm_variants._base.LOOP_STRATEGY`); each way of running the loop
+(XLA, TensorFlow's graph executor, eager PyTorch) uses the one that measured
+fastest there. Each must match the NumPy reference, with masks, reversed
+sequences and gradients, whichever is picked.
 """
 
 import keras
@@ -17,9 +18,39 @@ from keras_lstm_variants._base import LOOP_STRATEGIES
 from keras_lstm_variants._base import LOOP_STRATEGY
 
 
-def test_every_backend_has_a_valid_strategy():
-    assert set(LOOP_STRATEGY) == {"tensorflow", "jax", "torch"}
+def test_every_way_of_running_has_a_valid_strategy():
+    assert set(LOOP_STRATEGY) == {"xla", "tensorflow", "torch"}
     assert set(LOOP_STRATEGY.values()) <= set(LOOP_STRATEGIES)
+
+
+@pytest.mark.parametrize("jit_compile", [False, True])
+def test_the_loop_takes_the_strategy_of_where_it_runs(
+    variant, rng, monkeypatch, jit_compile
+):
+    # A model compiled with XLA (on JAX always) runs LOOP_STRATEGY["xla"];
+    # TensorFlow's graph executor and PyTorch run their own entry. Seen by
+    # which step method the cell's loop calls while fit traces it (without
+    # the backend's fused LSTM kernel, which torch runs even on CPU).
+    backend = keras.backend.backend()
+    if backend == "torch" and jit_compile:
+        pytest.skip("torch.compile is not XLA; torch has one strategy")
+    expected = LOOP_STRATEGY[
+        "xla" if backend == "jax" or jit_compile else backend
+    ]
+    layer, _ = variant.built_layer(rng, 3, 4, use_cudnn=False)
+    seen = set()
+    cell = layer.cell
+    for method, name in ((cell._fused_step, "fused"), (cell._step, "step")):
+        def spy(*args, _method=method, _name=name):
+            seen.add(_name)
+            return _method(*args)
+        monkeypatch.setattr(cell, method.__name__, spy)
+    model = keras.Sequential([keras.Input((5, 3)), layer])
+    model.compile("sgd", "mse", jit_compile=jit_compile)
+    x = rng.normal(size=(2, 5, 3)).astype("float32")
+    model.fit(x, np.zeros((2, 4), "float32"), epochs=1, verbose=0)
+    fusable = type(cell)._can_fuse(cell, None, None)
+    assert seen == {expected if fusable else "step"}
 
 
 def _layer(variant, rng, strategy, dim, units, **kwargs):

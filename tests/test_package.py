@@ -27,6 +27,25 @@ def test_keras_internal_names_still_exist():
         assert callable(getattr(internal, name)), name
 
 
+def test_tensorflow_xla_marker_still_exists():
+    # keras_lstm_variants/_tensorflow.py asks TensorFlow whether XLA compiles
+    # the graph being traced; if TensorFlow moves that, the loop would
+    # silently take the slower strategy under XLA.
+    tf = pytest.importorskip("tensorflow")
+    from keras_lstm_variants._tensorflow import in_xla_context
+
+    seen = []
+
+    def probe():
+        seen.append(in_xla_context())
+        return tf.constant(0)
+
+    tf.function(probe, jit_compile=True)()
+    tf.function(probe)()
+    probe()
+    assert seen == [True, False, False]
+
+
 MODULES = [
     importlib.import_module(f"keras_lstm_variants.{m.name}")
     for m in pkgutil.iter_modules(klv.__path__)
