@@ -26,13 +26,25 @@ $(VENV)/.installed: $(BIN)/python $(SOURCES)
 
 install: $(VENV)/.installed
 
+# The backends' sessions run TEST_JOBS at a time (CI has 2 cores; most of a
+# session is single-threaded Python and compilation), each one's output
+# printed whole when it ends; -k: one backend failing does not stop the
+# others, and `make test` still fails.
+TEST_JOBS ?= 2
+
 test: $(VENV)/.installed
-	@set -e; for backend in $(BACKENDS); do \
-		echo "=== KERAS_BACKEND=$$backend"; \
-		KERAS_BACKEND=$$backend $(BIN)/pytest $(PYTEST_ARGS); \
-	done
+	@$(MAKE) --no-print-directory -k -j$(TEST_JOBS) --output-sync=target \
+		$(BACKEND_TESTS)
 	@echo "=== docs (mkdocs build --strict)"
 	@$(MAKE) --no-print-directory docs
+
+BACKEND_TESTS := $(addprefix test-,$(BACKENDS))
+.PHONY: $(BACKEND_TESTS)
+$(BACKEND_TESTS): test-%: $(VENV)/.installed
+	@echo "=== KERAS_BACKEND=$*"
+	@start=$$(date +%s); KERAS_BACKEND=$* $(BIN)/pytest $(PYTEST_ARGS); \
+		status=$$?; echo "=== KERAS_BACKEND=$* exit $$status in $$(( $$(date +%s) - start )) s"; \
+		exit $$status
 
 # The documentation site, into site/. --strict: a broken link, a missing API
 # reference or a docstring warning fails the build (and so `make test`).
