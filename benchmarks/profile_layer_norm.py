@@ -6,8 +6,10 @@ measures instead what removing each piece saves, side by side in one
 process (interleaved rounds, medians): the full layer, the layer with one of
 its three normalisations replaced by the identity (LN of x W, of h U, of the
 carry), with all three removed (then it computes an LSTM through the
-LayerNorm code path), our LSTM and keras.layers.LSTM. The differences are
-each normalisation's cost, forward and backward.
+LayerNorm code path), with autodiff of the normalisations instead of the
+backend's hand-written gradient (JAX, TensorFlow), our LSTM and
+keras.layers.LSTM. The differences are each piece's cost, forward and
+backward.
 
     python benchmarks/profile_layer_norm.py --backend jax
     python benchmarks/profile_layer_norm.py --backend tensorflow --shape 256:100:256:512
@@ -54,10 +56,17 @@ def variants():
         cell_class = type("Cell", (Ablated,), {"skip": skip})
         return type("Layer", (klv.LayerNormLSTM,), {"cell_class": cell_class})
 
+    autodiff_cell = type(
+        "Cell", (klv.LayerNormLSTMCell,), {"_fast_normalization": False}
+    )
+    autodiff = type(
+        "Layer", (klv.LayerNormLSTM,), {"cell_class": autodiff_cell}
+    )
     return {
         "keras.layers.LSTM": keras.layers.LSTM,
         "LSTM (ours)": klv.LSTM,
         "LayerNormLSTM": klv.LayerNormLSTM,
+        "  with autodiff of the normalisations": autodiff,
         "  without LN of x W": ablated(("kernel_norm",)),
         "  without LN of h U": ablated(("recurrent_norm",)),
         "  without LN of c": ablated(("state_norm",)),

@@ -1,6 +1,6 @@
-"""TensorFlow-only knowledge of the layers, in one module.
+"""TensorFlow-only knowledge and fast paths of the layers, in one module.
 
-The portable loop (`_base.LSTMLayerBase._sequence_loop`) is the same on
+`in_xla_context`: the portable loop (`_base.LSTMLayerBase._sequence_loop`) is the same on
 every backend; on TensorFlow it only needs to know whether XLA compiles it
 (`model.compile(jit_compile=True)` or an enclosing
 `tf.function(jit_compile=True)`), because the fastest way to compute the
@@ -11,6 +11,10 @@ matmuls in TensorFlow's graph executor (benchmarks/RESULTS.md).
 context, which TensorFlow's public API does not expose;
 ``tests/test_package.py`` fails if TensorFlow moves it. Without it the
 answer is "no XLA", which is only slower, never wrong.
+
+`with_normalization_gradient`: a layer normalisation with a hand-written
+gradient, as `_jax.with_normalization_vjp` (see there); the forward pass is
+the portable one, unchanged.
 """
 
 
@@ -25,3 +29,24 @@ def in_xla_context():
         control_flow_util.GraphOrParentsInXlaContext(ops.get_default_graph())
     )
 
+
+def with_normalization_gradient(forward):
+    """`forward(x) -> (x_hat, inv_std)`, as a function `x -> x_hat` whose
+    gradient is the closed form of a normalisation over the last axis:
+
+        dx = inv_std * (g - mean(g) - x_hat * mean(g * x_hat)).
+    """
+    import tensorflow as tf
+
+    @tf.custom_gradient
+    def normalize(x):
+        x_hat, inv_std = forward(x)
+
+        def gradient(g):
+            mean_g = tf.reduce_mean(g, axis=-1, keepdims=True)
+            mean_gx = tf.reduce_mean(g * x_hat, axis=-1, keepdims=True)
+            return inv_std * (g - mean_g - x_hat * mean_gx)
+
+        return x_hat, gradient
+
+    return normalize

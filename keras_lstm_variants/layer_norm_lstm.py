@@ -1,5 +1,6 @@
 """The layer-normalised LSTM (Ba, Kiros & Hinton 2016)."""
 
+import keras
 from keras import constraints
 from keras import initializers
 from keras import ops
@@ -11,6 +12,43 @@ from keras_lstm_variants._base import serializable
 
 # The three normalisations, in weight order: of x W, of h U, of the new carry.
 _NORMS = ("kernel_norm", "recurrent_norm", "state_norm")
+
+
+def _normalize(a, epsilon):
+    """`(a - mean) / sqrt(var + epsilon)` over the last axis, and the factor
+    `1 / sqrt(var + epsilon)`.
+
+    Two-pass statistics on data shifted by its first element: the same
+    maths, but a (nearly) constant row stays exactly centred instead of
+    amplifying rounding errors of the mean by `1 / sqrt(epsilon)`.
+    """
+    shifted = a - a[..., :1]
+    centred = shifted - ops.mean(shifted, axis=-1, keepdims=True)
+    variance = ops.mean(ops.square(centred), axis=-1, keepdims=True)
+    inv_std = ops.rsqrt(variance + epsilon)
+    return centred * inv_std, inv_std
+
+
+def _normalization(epsilon, fast):
+    """`_normalize` as a function of one tensor: with the backend's
+    hand-written gradient where there is one (`fast`), else autodiff of the
+    same forward."""
+
+    def forward(a):
+        return _normalize(a, epsilon)
+
+    backend = keras.backend.backend()
+    if fast and backend == "jax":
+        from keras_lstm_variants._jax import with_normalization_vjp
+
+        return with_normalization_vjp(forward)
+    if fast and backend == "tensorflow":
+        from keras_lstm_variants._tensorflow import (
+            with_normalization_gradient,
+        )
+
+        return with_normalization_gradient(forward)
+    return lambda a: forward(a)[0]
 
 
 @serializable
@@ -130,16 +168,13 @@ class LayerNormLSTMCell(LSTMCellBase):
                 )
                 setattr(self, f"{norm}_{part}", weight)
 
+    # Whether normalisations use the backend's hand-written gradient
+    # (_jax.py, _tensorflow.py); False: autodiff of the portable forward.
+    _fast_normalization = True
+
     def _layer_norm(self, a, norm):
-        # Two-pass statistics on data shifted by its first element: the same
-        # maths, but a (nearly) constant row stays exactly centred instead
-        # of amplifying rounding errors of the mean by 1/sqrt(epsilon).
-        a32 = ops.cast(a, "float32")
-        shifted = a32 - a32[..., :1]
-        centred = shifted - ops.mean(shifted, axis=-1, keepdims=True)
-        variance = ops.mean(ops.square(centred), axis=-1, keepdims=True)
-        normalized = centred * ops.rsqrt(variance + self.norm_epsilon)
-        normalized = ops.cast(normalized, a.dtype)
+        normalize = _normalization(self.norm_epsilon, self._fast_normalization)
+        normalized = ops.cast(normalize(ops.cast(a, "float32")), a.dtype)
         gamma = getattr(self, f"{norm}_gamma")
         beta = getattr(self, f"{norm}_beta")
         return normalized * ops.cast(gamma, a.dtype) + ops.cast(beta, a.dtype)
