@@ -43,9 +43,7 @@ def _normalization(epsilon, fast):
 
         return with_normalization_vjp(forward)
     if fast and backend == "tensorflow":
-        from keras_lstm_variants._tensorflow import (
-            with_normalization_gradient,
-        )
+        from keras_lstm_variants._tensorflow import with_normalization_gradient
 
         return with_normalization_gradient(forward)
     return lambda a: forward(a)[0]

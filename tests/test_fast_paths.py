@@ -27,7 +27,8 @@ LAYER_NORM = [v for v in VARIANTS if v.cell is klv.LayerNormLSTMCell]
 
 def _numpy_normalize(a, epsilon):
     centred = a - a.mean(axis=-1, keepdims=True)
-    return centred / np.sqrt((centred**2).mean(axis=-1, keepdims=True) + epsilon)
+    variance = (centred**2).mean(axis=-1, keepdims=True)
+    return centred / np.sqrt(variance + epsilon)
 
 
 @pytest.mark.parametrize("constant_row", [False, True])
@@ -81,7 +82,8 @@ def _one_sgd_step(variant, fast, x, y, **kwargs):
     before = [np.array(w) for w in model.get_weights()]
     outputs = keras.ops.convert_to_numpy(model(x))
     model.train_on_batch(x, y)
-    return outputs, [b - np.array(w) for b, w in zip(before, model.get_weights())]
+    after = model.get_weights()
+    return outputs, [b - np.array(a) for b, a in zip(before, after)]
 
 
 @pytest.mark.parametrize("variant", LAYER_NORM, ids=lambda v: v.name)
