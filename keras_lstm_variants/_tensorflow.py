@@ -2,8 +2,7 @@
 
 `in_xla_context`: the portable loop (`_base.LSTMLayerBase._sequence_loop`)
 is the same on every backend; on TensorFlow it only needs to know whether
-XLA compiles it
-(`model.compile(jit_compile=True)` or an enclosing
+XLA compiles it (`model.compile(jit_compile=True)` or an enclosing
 `tf.function(jit_compile=True)`), because the fastest way to compute the
 gate pre-activations differs: one fused matmul per step under XLA, two
 matmuls in TensorFlow's graph executor (benchmarks/RESULTS.md).
