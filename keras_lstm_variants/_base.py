@@ -4,7 +4,7 @@
 the gates (`kernel`, `recurrent_kernel`, `bias`), the dropout masks, the
 initial state and the config. A variant subclasses it, names its gates, adds
 its own weights in `build` and writes its equations in `_update` (and, if
-it transforms the projections, in `_input_projection` / `_recurrent_part`).
+it transforms the projections x W and h U, in `_input_part` / `_step`).
 
 `LSTMLayerBase` is a `keras.layers.RNN` that builds its cell from its own
 flat argument list, exactly as `keras.layers.LSTM` does; a variant layer only
@@ -42,12 +42,18 @@ LOOP_STRATEGY = {"xla": "fused", "tensorflow": "step", "torch": "step"}
 LOOP_STRATEGIES = ("fused", "step", "hoist")
 
 
-def loop_strategy():
-    """`LOOP_STRATEGY`'s choice for the loop being built now."""
+def loop_context():
+    """How the loop being built now will run: "xla" (JAX, or TensorFlow
+    under XLA), "tensorflow" (its graph executor) or "torch"."""
     backend = keras.backend.backend()
     if backend == "jax" or backend == "tensorflow" and in_xla_context():
-        return LOOP_STRATEGY["xla"]
-    return LOOP_STRATEGY.get(backend, "step")
+        return "xla"
+    return backend
+
+
+def loop_strategy():
+    """`LOOP_STRATEGY`'s choice for the loop being built now."""
+    return LOOP_STRATEGY.get(loop_context(), "step")
 
 
 def serializable(cls):
@@ -267,31 +273,40 @@ class LSTMCellBase(keras.Layer, DropoutRNNCell):
             dp_mask = self.get_dropout_mask(inputs)
         if training and 0.0 < self.recurrent_dropout < 1.0:
             rec_dp_mask = self.get_recurrent_dropout_mask(h_tm1)
-        return self._step(self._input_part(inputs, dp_mask), h_tm1, c_tm1,
-                          rec_dp_mask)
+        return self._step(
+            self._input_part(inputs, dp_mask), h_tm1, c_tm1, rec_dp_mask
+        )
 
-    def _input_part(self, inputs, dp_mask=None):
+    def _sequence_kernels(self, dp_mask, rec_dp_mask):
+        """Kernels that a layer derives from the weights once per sequence,
+        outside its loop, for `_input_part` and `_step`.
+
+        `(kernel, recurrent_kernel)`, each None (use the weight itself) unless
+        a variant transforms it (`LayerNormLSTMCell` centres them). A cell
+        stepped on its own (`call`) passes None.
+        """
+        return None, None
+
+    def _input_part(self, inputs, dp_mask=None, kernel=None):
         """What the gate pre-activations owe to the input alone: x W + b.
 
         `inputs` may have any leading axes, so that a layer computes this
-        for all time steps at once, outside its loop.
+        for all time steps at once, outside its loop. `kernel`: the first of
+        `_sequence_kernels`.
         """
-        z = self._input_projection(self._project(inputs, self.kernel, dp_mask))
+        if kernel is None:
+            kernel = self.kernel
+        z = self._project(inputs, kernel, dp_mask)
         return ops.add(z, self.bias) if self.use_bias else z
 
-    def _input_projection(self, x_projection):
-        """What the pre-activations owe to the input, given x W (no bias)."""
-        return x_projection
-
-    def _recurrent_part(self, h_projection):
-        """What they owe to the previous output, given h U."""
-        return h_projection
-
-    def _step(self, x_part, h_tm1, c_tm1, rec_dp_mask=None):
-        """One time step from the input part; returns `(h, [h, c])`."""
-        h_part = self._recurrent_part(
-            self._project(h_tm1, self.recurrent_kernel, rec_dp_mask)
-        )
+    def _step(
+        self, x_part, h_tm1, c_tm1, rec_dp_mask=None, recurrent_kernel=None
+    ):
+        """One time step from the input part; returns `(h, [h, c])`.
+        `recurrent_kernel`: the second of `_sequence_kernels`."""
+        if recurrent_kernel is None:
+            recurrent_kernel = self.recurrent_kernel
+        h_part = self._project(h_tm1, recurrent_kernel, rec_dp_mask)
         return self._finish_step(ops.add(x_part, h_part), c_tm1)
 
     def _finish_step(self, z, c_tm1):
@@ -303,8 +318,8 @@ class LSTMCellBase(keras.Layer, DropoutRNNCell):
         """Whether `_fused_step` computes this cell's step."""
         return (
             type(self)._input_part is LSTMCellBase._input_part
-            and type(self)._input_projection is LSTMCellBase._input_projection
-            and type(self)._recurrent_part is LSTMCellBase._recurrent_part
+            and type(self)._step is LSTMCellBase._step
+            and type(self)._sequence_kernels is LSTMCellBase._sequence_kernels
             and not isinstance(dp_mask, (list, tuple))
             and not isinstance(rec_dp_mask, (list, tuple))
         )
@@ -532,12 +547,16 @@ class LSTMLayerBase(keras.layers.RNN):
         strategy = self._loop_strategy or loop_strategy()
         if strategy == "fused" and not cell._can_fuse(dp_mask, rec_dp_mask):
             strategy = "step"
-        if strategy == "hoist":
-            inputs = cell._input_part(inputs, dp_mask)
-        elif strategy == "fused":
+        if strategy == "fused":
             fused_kernel = ops.concatenate(
                 [cell.kernel, cell.recurrent_kernel], axis=0
             )
+        else:
+            kernel, recurrent_kernel = cell._sequence_kernels(
+                dp_mask, rec_dp_mask
+            )
+        if strategy == "hoist":
+            inputs = cell._input_part(inputs, dp_mask, kernel)
         copy_states = keras.backend.backend() == "torch" and self.stateful
 
         def step(x_t, states):
@@ -549,8 +568,8 @@ class LSTMLayerBase(keras.layers.RNN):
                     fused_kernel, x_t, h_tm1, c_tm1, dp_mask, rec_dp_mask
                 )
             if strategy == "step":
-                x_t = cell._input_part(x_t, dp_mask)
-            return cell._step(x_t, h_tm1, c_tm1, rec_dp_mask)
+                x_t = cell._input_part(x_t, dp_mask, kernel)
+            return cell._step(x_t, h_tm1, c_tm1, rec_dp_mask, recurrent_kernel)
 
         last_output, outputs, states = backend_rnn(
             step,

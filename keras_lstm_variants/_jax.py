@@ -12,11 +12,13 @@ import jax
 import jax.numpy as jnp
 
 
-def with_normalization_vjp(forward):
+def with_normalization_vjp(forward, centred=False):
     """`forward(x) -> (x_hat, inv_std)`, as a function `x -> x_hat` whose
     gradient is the closed form of a normalisation over the last axis:
 
-        dx = inv_std * (g - mean(g) - x_hat * mean(g * x_hat)).
+        dx = inv_std * (g - mean(g) - x_hat * mean(g * x_hat)),
+
+    without the `mean(g)` term if `centred` (`forward` only scales `x`).
     """
 
     @jax.custom_vjp
@@ -29,9 +31,10 @@ def with_normalization_vjp(forward):
 
     def normalize_backward(residuals, g):
         x_hat, inv_std = residuals
-        mean_g = jnp.mean(g, axis=-1, keepdims=True)
+        if not centred:
+            g = g - jnp.mean(g, axis=-1, keepdims=True)
         mean_gx = jnp.mean(g * x_hat, axis=-1, keepdims=True)
-        return (inv_std * (g - mean_g - x_hat * mean_gx),)
+        return (inv_std * (g - x_hat * mean_gx),)
 
     normalize.defvjp(normalize_forward, normalize_backward)
     return normalize

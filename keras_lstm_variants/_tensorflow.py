@@ -30,11 +30,13 @@ def in_xla_context():
     )
 
 
-def with_normalization_gradient(forward):
+def with_normalization_gradient(forward, centred=False):
     """`forward(x) -> (x_hat, inv_std)`, as a function `x -> x_hat` whose
     gradient is the closed form of a normalisation over the last axis:
 
-        dx = inv_std * (g - mean(g) - x_hat * mean(g * x_hat)).
+        dx = inv_std * (g - mean(g) - x_hat * mean(g * x_hat)),
+
+    without the `mean(g)` term if `centred` (`forward` only scales `x`).
     """
     import tensorflow as tf
 
@@ -43,9 +45,10 @@ def with_normalization_gradient(forward):
         x_hat, inv_std = forward(x)
 
         def gradient(g):
-            mean_g = tf.reduce_mean(g, axis=-1, keepdims=True)
+            if not centred:
+                g = g - tf.reduce_mean(g, axis=-1, keepdims=True)
             mean_gx = tf.reduce_mean(g * x_hat, axis=-1, keepdims=True)
-            return inv_std * (g - mean_g - x_hat * mean_gx)
+            return inv_std * (g - x_hat * mean_gx)
 
         return x_hat, gradient
 

@@ -8,45 +8,78 @@ from keras import regularizers
 
 from keras_lstm_variants._base import LSTMCellBase
 from keras_lstm_variants._base import LSTMLayerBase
+from keras_lstm_variants._base import loop_context
 from keras_lstm_variants._base import serializable
 
 # The three normalisations, in weight order: of x W, of h U, of the new carry.
 _NORMS = ("kernel_norm", "recurrent_norm", "state_norm")
 
+# Whether a layer's loop centres the kernels once per sequence (then it only
+# scales x W and h U) or the normalisations centre x W and h U at every step,
+# per way the loop runs (`_base.loop_context`). Chosen by measurement
+# (benchmarks/profile_layer_norm.py; benchmarks/RESULTS.md): in TensorFlow's
+# graph executor, the loop's backward pass is slower with the centred kernels
+# (tensors it captures, where it otherwise reads the variables) by more than
+# the centring at every step costs.
+CENTRE_KERNELS = {"xla": True, "tensorflow": False, "torch": True}
 
-def _normalize(a, epsilon):
+
+def _normalize(a, epsilon, centred=False):
     """`(a - mean) / sqrt(var + epsilon)` over the last axis, and the factor
     `1 / sqrt(var + epsilon)`.
 
     Two-pass statistics on data shifted by its first element: the same
     maths, but a (nearly) constant row stays exactly centred instead of
-    amplifying rounding errors of the mean by `1 / sqrt(epsilon)`.
+    amplifying rounding errors of the mean by `1 / sqrt(epsilon)`. With
+    `centred`, `a` is already centred (a projection by a centred kernel,
+    `_centred_kernel`) and only its scale is computed.
     """
-    shifted = a - a[..., :1]
-    centred = shifted - ops.mean(shifted, axis=-1, keepdims=True)
-    variance = ops.mean(ops.square(centred), axis=-1, keepdims=True)
+    if not centred:
+        shifted = a - a[..., :1]
+        a = shifted - ops.mean(shifted, axis=-1, keepdims=True)
+    variance = ops.mean(ops.square(a), axis=-1, keepdims=True)
     inv_std = ops.rsqrt(variance + epsilon)
-    return centred * inv_std, inv_std
+    return a * inv_std, inv_std
 
 
-def _normalization(epsilon, fast):
+def _normalization(epsilon, fast, centred=False):
     """`_normalize` as a function of one tensor: with the backend's
     hand-written gradient where there is one (`fast`), else autodiff of the
     same forward."""
 
     def forward(a):
-        return _normalize(a, epsilon)
+        return _normalize(a, epsilon, centred)
 
     backend = keras.backend.backend()
     if fast and backend == "jax":
         from keras_lstm_variants._jax import with_normalization_vjp
 
-        return with_normalization_vjp(forward)
+        return with_normalization_vjp(forward, centred)
     if fast and backend == "tensorflow":
         from keras_lstm_variants._tensorflow import with_normalization_gradient
 
-        return with_normalization_gradient(forward)
+        return with_normalization_gradient(forward, centred)
     return lambda a: forward(a)[0]
+
+
+def _centred_kernel(kernel, dtype):
+    """`kernel` minus the mean of each of its rows, computed in float32.
+
+    The mean over the 4U columns of `x @ kernel` is `x @ mean(kernel)`, so
+    `x @ _centred_kernel(kernel)` is `x @ kernel` centred: the mean is
+    subtracted once per sequence from the weights instead of at every step
+    from the projections (and no cancellation occurs in the projection).
+    """
+    kernel = ops.cast(kernel, "float32")
+    centred = kernel - ops.mean(kernel, axis=-1, keepdims=True)
+    return ops.cast(centred, dtype)
+
+
+def _centres(mask):
+    """Whether a projection through this dropout mask is centred by a
+    centred kernel: one mask for all gates, or none. (With one mask per gate,
+    each gate block projects differently masked data.)"""
+    return not isinstance(mask, (list, tuple))
 
 
 @serializable
@@ -169,19 +202,64 @@ class LayerNormLSTMCell(LSTMCellBase):
     # Whether normalisations use the backend's hand-written gradient
     # (_jax.py, _tensorflow.py); False: autodiff of the portable forward.
     _fast_normalization = True
+    # Whether a layer centres the kernels; None: `CENTRE_KERNELS`'s choice
+    # (set by benchmarks and tests).
+    _centre_kernels = None
 
-    def _layer_norm(self, a, norm):
-        normalize = _normalization(self.norm_epsilon, self._fast_normalization)
+    def _layer_norm(self, a, norm, centred=False):
+        normalize = _normalization(
+            self.norm_epsilon, self._fast_normalization, centred
+        )
         normalized = ops.cast(normalize(ops.cast(a, "float32")), a.dtype)
         gamma = getattr(self, f"{norm}_gamma")
         beta = getattr(self, f"{norm}_beta")
         return normalized * ops.cast(gamma, a.dtype) + ops.cast(beta, a.dtype)
 
-    def _input_projection(self, x_projection):
-        return self._layer_norm(x_projection, "kernel_norm")
+    def _sequence_kernels(self, dp_mask, rec_dp_mask):
+        # Centred once per sequence, so that the loop only scales x W and
+        # h U, where that pays (`CENTRE_KERNELS`); not with one dropout mask
+        # per gate (`_centres`).
+        centre = self._centre_kernels
+        if centre is None:
+            centre = CENTRE_KERNELS.get(loop_context(), False)
+        if not centre:
+            return None, None
+        return tuple(
+            _centred_kernel(kernel, self.compute_dtype)
+            if _centres(mask)
+            else None
+            for kernel, mask in (
+                (self.kernel, dp_mask),
+                (self.recurrent_kernel, rec_dp_mask),
+            )
+        )
 
-    def _recurrent_part(self, h_projection):
-        return self._layer_norm(h_projection, "recurrent_norm")
+    def _input_part(self, inputs, dp_mask=None, kernel=None):
+        # `kernel`: centred by `_sequence_kernels`; None: the normalisation
+        # centres the projection (a step on its own, where centring the
+        # kernel would cost as much at every step).
+        projection = self._project(
+            inputs, self.kernel if kernel is None else kernel, dp_mask
+        )
+        z = self._layer_norm(
+            projection, "kernel_norm", centred=kernel is not None
+        )
+        return ops.add(z, self.bias) if self.use_bias else z
+
+    def _step(
+        self, x_part, h_tm1, c_tm1, rec_dp_mask=None, recurrent_kernel=None
+    ):
+        projection = self._project(
+            h_tm1,
+            self.recurrent_kernel
+            if recurrent_kernel is None
+            else recurrent_kernel,
+            rec_dp_mask,
+        )
+        h_part = self._layer_norm(
+            projection, "recurrent_norm", centred=recurrent_kernel is not None
+        )
+        return self._finish_step(ops.add(x_part, h_part), c_tm1)
 
     def _update(self, z, c_tm1):
         z_i, z_f, z_c, z_o = z

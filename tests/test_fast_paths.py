@@ -25,20 +25,27 @@ pytestmark = pytest.mark.skipif(
 LAYER_NORM = [v for v in VARIANTS if v.cell is klv.LayerNormLSTMCell]
 
 
-def _numpy_normalize(a, epsilon):
-    centred = a - a.mean(axis=-1, keepdims=True)
-    variance = (centred**2).mean(axis=-1, keepdims=True)
-    return centred / np.sqrt(variance + epsilon)
+def _numpy_normalize(a, epsilon, centred=False):
+    if not centred:
+        a = a - a.mean(axis=-1, keepdims=True)
+    variance = (a**2).mean(axis=-1, keepdims=True)
+    return a / np.sqrt(variance + epsilon)
 
 
 @pytest.mark.parametrize("constant_row", [False, True])
-def test_normalization_gradient_matches_finite_differences(rng, constant_row):
+@pytest.mark.parametrize("centred", [False, True])
+def test_normalization_gradient_matches_finite_differences(
+    rng, constant_row, centred
+):
+    # centred=True: the input is taken as centred (a projection by a centred
+    # kernel) and only scaled; the gradient is that of the scaling, at any
+    # input, so the input here need not be centred.
     a = rng.normal(1.0, 2.0, size=(3, 8))
     if constant_row:
         a[1] = 0.7  # the variance is 0: the gradient is 1/sqrt(eps) * (...)
     weights = rng.normal(size=a.shape)
     epsilon = 1e-3
-    normalize = _normalization(epsilon, fast=True)
+    normalize = _normalization(epsilon, fast=True, centred=centred)
     grad = input_gradient(
         lambda v: keras.ops.sqrt(
             keras.ops.sum(weights.astype("float32") * normalize(v)) + 100.0
@@ -53,8 +60,8 @@ def test_normalization_gradient_matches_finite_differences(rng, constant_row):
         up[index] += step
         down[index] -= step
         expected[index] = (
-            np.sum(weights * _numpy_normalize(up, epsilon))
-            - np.sum(weights * _numpy_normalize(down, epsilon))
+            np.sum(weights * _numpy_normalize(up, epsilon, centred))
+            - np.sum(weights * _numpy_normalize(down, epsilon, centred))
         ) / (2 * step)
     np.testing.assert_allclose(grad, expected, rtol=2e-4, atol=2e-4)
 

@@ -4,18 +4,23 @@ The layers' loop can compute the gate pre-activations three ways
 (`keras_lstm_variants._base.LOOP_STRATEGY`); each way of running the loop
 (XLA, TensorFlow's graph executor, eager PyTorch) uses the one that measured
 fastest there. Each must match the NumPy reference, with masks, reversed
-sequences and gradients, whichever is picked.
+sequences and gradients, whichever is picked. So must LayerNormLSTM's two
+ways of centring its projections (`layer_norm_lstm.CENTRE_KERNELS`).
 """
 
 import keras
 import numpy as np
 import pytest
 import reference
+from conftest import VARIANTS
 from conftest import assert_close
 from conftest import input_gradient
 
+import keras_lstm_variants as klv
+from keras_lstm_variants import layer_norm_lstm
 from keras_lstm_variants._base import LOOP_STRATEGIES
 from keras_lstm_variants._base import LOOP_STRATEGY
+from keras_lstm_variants.layer_norm_lstm import CENTRE_KERNELS
 
 
 def test_every_way_of_running_has_a_valid_strategy():
@@ -113,3 +118,75 @@ def test_strategy_dropout_masks_are_keras_masks(
     rnn.build((None, None, 4))
     rnn.set_weights(layer.get_weights())
     assert_close(layer(x, training=True), rnn(x, training=True))
+
+
+LAYER_NORM = [v for v in VARIANTS if v.cell is klv.LayerNormLSTMCell]
+
+
+def test_every_way_of_running_decides_the_kernel_centring():
+    assert set(CENTRE_KERNELS) == set(LOOP_STRATEGY)
+
+
+@pytest.mark.parametrize("jit_compile", [False, True])
+def test_layer_norm_centres_the_kernels_where_it_pays(
+    rng, monkeypatch, jit_compile
+):
+    # LayerNormLSTM's loop centres its kernels once per sequence where
+    # CENTRE_KERNELS says so for the way it runs (seen by whether fit calls
+    # the centring), else its normalisations centre x W and h U.
+    backend = keras.backend.backend()
+    if backend == "torch" and jit_compile:
+        pytest.skip("torch.compile is not XLA")
+    context = "xla" if backend == "jax" or jit_compile else backend
+    calls = []
+    centred_kernel = layer_norm_lstm._centred_kernel
+
+    def spy(kernel, dtype):
+        calls.append(kernel.shape)
+        return centred_kernel(kernel, dtype)
+
+    monkeypatch.setattr(layer_norm_lstm, "_centred_kernel", spy)
+    layer, _ = LAYER_NORM[0].built_layer(rng, 3, 4)
+    model = keras.Sequential([keras.Input((5, 3)), layer])
+    model.compile("sgd", "mse", jit_compile=jit_compile)
+    x = rng.normal(size=(2, 5, 3)).astype("float32")
+    model.fit(x, np.zeros((2, 4), "float32"), epochs=1, verbose=0)
+    assert bool(calls) == CENTRE_KERNELS[context]
+
+
+@pytest.mark.parametrize("variant", LAYER_NORM, ids=lambda v: v.name)
+@pytest.mark.parametrize("dropout", [0.0, 0.3])
+def test_centred_kernels_train_as_centred_projections(variant, rng, dropout):
+    # The two ways of centring LN_x(x W) and LN_h(h U) give the same outputs
+    # and the same SGD step (every weight's gradient flows through the
+    # centring of the kernels in one, through the normalisation in the
+    # other), with masks on both sides and dropout.
+    x = rng.normal(2.0, 3.0, size=(4, 7, 5)).astype("float32")
+    x[1, 5:] = 0.0  # masked: right padding
+    x[2, :2] = 0.0  # masked: left padding
+    y = rng.normal(size=(4, 7, 6)).astype("float32")
+    results = []
+    for centre in (True, False):
+        cell_class = type("Cell", (variant.cell,), {"_centre_kernels": centre})
+        layer_class = type(
+            "Layer", (variant.layer,), {"cell_class": cell_class}
+        )
+        layer = layer_class(
+            6, return_sequences=True, dropout=dropout, seed=5, **variant.kwargs
+        )
+        inputs = keras.Input(x.shape[1:])
+        model = keras.Model(inputs, layer(keras.layers.Masking()(inputs)))
+        variant.set_weights(
+            layer, variant.random_weights(np.random.default_rng(7), 5, 6)
+        )
+        model.compile(keras.optimizers.SGD(1.0), "mse")
+        before = [np.array(w) for w in model.get_weights()]
+        outputs = keras.ops.convert_to_numpy(model(x))
+        model.train_on_batch(x, y)
+        steps = [b - np.array(a) for b, a in zip(before, model.get_weights())]
+        results.append((outputs, steps))
+    (centred_out, centred_steps), (plain_out, plain_steps) = results
+    assert_close(centred_out, plain_out)
+    for centred, plain in zip(centred_steps, plain_steps):
+        assert np.abs(plain).max() > 0
+        assert_close(centred, plain, tol=1e-5 * max(1.0, np.abs(plain).max()))

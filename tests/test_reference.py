@@ -31,6 +31,69 @@ def test_cell_step(variant, rng, use_bias):
     assert_close(c1, c_ref)
 
 
+def _block_diagonal(kernel, gates):
+    """`kernel` (n, gates * u) as (gates * n, gates * u), gate k's block on
+    the diagonal: `[x_1, ..., x_k] @ it` projects x_k through gate k only."""
+    blocks = np.split(kernel, gates, axis=1)
+    n, u = blocks[0].shape
+    out = np.zeros((gates * n, gates * u))
+    for k, block in enumerate(blocks):
+        out[k * n:(k + 1) * n, k * u:(k + 1) * u] = block
+    return out
+
+
+@pytest.mark.parametrize("per_gate", [False, True])
+@pytest.mark.parametrize("in_a_layer", [False, True])
+def test_cell_step_with_dropout_masks(variant, rng, per_gate, in_a_layer):
+    # The two forms of dropout mask a step takes, against the reference of
+    # the masked x and h: one mask for all gates, or a different one per gate
+    # (implementation=1), whose reference projects [x m_1, ..., x m_k]
+    # through a block-diagonal kernel. A step in a layer's loop gets the
+    # kernels the layer derived once per sequence (LayerNormLSTMCell centres
+    # them, with one mask); a step on its own (`call`) gets None. Inputs far
+    # from zero make the projections' means large.
+    cell = variant.cell(5, **variant.kwargs)
+    cell.build((None, 3))
+    weights = variant.random_weights(rng, 3, 5)
+    variant.set_weights(cell, weights)
+    gates = len(cell.gates)
+    x = rng.normal(4.0, 1.0, size=(2, 3))
+    h, c = rng.normal(2.0, 1.0, size=(2, 5)), rng.normal(size=(2, 5))
+    count = gates if per_gate else 1
+    x_masks = [(rng.random(x.shape) > 0.3) / 0.7 for _ in range(count)]
+    h_masks = [(rng.random(h.shape) > 0.3) / 0.7 for _ in range(count)]
+    if per_gate:
+        dp_mask = [m.astype("float32") for m in x_masks]
+        rec_dp_mask = [m.astype("float32") for m in h_masks]
+        x_ref = np.concatenate([x * m for m in x_masks], axis=-1)
+        h_ref_in = np.concatenate([h * m for m in h_masks], axis=-1)
+        ref_weights = dict(weights)
+        ref_weights["kernel"] = _block_diagonal(weights["kernel"], gates)
+        ref_weights["recurrent_kernel"] = _block_diagonal(
+            weights["recurrent_kernel"], gates
+        )
+    else:
+        dp_mask = x_masks[0].astype("float32")
+        rec_dp_mask = h_masks[0].astype("float32")
+        x_ref, h_ref_in = x * x_masks[0], h * h_masks[0]
+        ref_weights = weights
+    kernel, recurrent_kernel = (
+        cell._sequence_kernels(dp_mask, rec_dp_mask) if in_a_layer
+        else (None, None)
+    )
+    x32, h32, c32 = (
+        keras.ops.convert_to_tensor(a, "float32") for a in (x, h, c)
+    )
+    out, (h1, c1) = cell._step(
+        cell._input_part(x32, dp_mask, kernel), h32, c32, rec_dp_mask,
+        recurrent_kernel,
+    )
+    h_ref, c_ref = variant.step(x_ref, h_ref_in, c, ref_weights)
+    assert_close(out, h_ref)
+    assert_close(h1, h_ref)
+    assert_close(c1, c_ref)
+
+
 @pytest.mark.parametrize("shape", SHAPES, ids=str)
 @pytest.mark.parametrize("go_backwards", [False, True])
 def test_layer_sequences_and_states(variant, rng, shape, go_backwards):
