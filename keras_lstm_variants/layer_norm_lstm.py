@@ -235,9 +235,9 @@ class LayerNormLSTMCell(LSTMCellBase):
         )
 
     def _input_part(self, inputs, dp_mask=None, kernel=None):
-        # `kernel`: centred by `_sequence_kernels`; None: the normalisation
-        # centres the projection (a step on its own, where centring the
-        # kernel would cost as much at every step).
+        # `kernel`: centred by `_sequence_kernels`; None (a step on its own,
+        # per-gate dropout masks, TensorFlow's graph executor): the
+        # normalisation centres the projection.
         projection = self._project(
             inputs, self.kernel if kernel is None else kernel, dp_mask
         )
