@@ -12,9 +12,8 @@ context, which TensorFlow's public API does not expose;
 ``tests/test_package.py`` fails if TensorFlow moves it. Without it the
 answer is "no XLA", which is only slower, never wrong.
 
-`with_normalization_gradient`: a layer normalisation with a hand-written
-gradient, as `_jax.with_normalization_vjp` (see there); the forward pass is
-the portable one, unchanged.
+`with_gradient`: a function with a hand-written backward pass, as
+`_jax.with_gradient` (see there), through `tf.custom_gradient`.
 """
 
 
@@ -30,26 +29,16 @@ def in_xla_context():
     )
 
 
-def with_normalization_gradient(forward, centred=False):
-    """`forward(x) -> (x_hat, inv_std)`, as a function `x -> x_hat` whose
-    gradient is the closed form of a normalisation over the last axis:
-
-        dx = inv_std * (g - mean(g) - x_hat * mean(g * x_hat)),
-
-    without the `mean(g)` term if `centred` (`forward` only scales `x`).
+def with_gradient(forward, backward):
+    """`forward(x) -> (y, *residuals)` as a function `x -> y` whose gradient
+    is `backward(g, *residuals)`, as `_jax.with_gradient`; the forward pass
+    is `forward`'s, unchanged.
     """
     import tensorflow as tf
 
     @tf.custom_gradient
-    def normalize(x):
-        x_hat, inv_std = forward(x)
+    def function(x):
+        outputs = forward(x)
+        return outputs[0], lambda g: backward(g, *outputs)
 
-        def gradient(g):
-            if not centred:
-                g = g - tf.reduce_mean(g, axis=-1, keepdims=True)
-            mean_gx = tf.reduce_mean(g * x_hat, axis=-1, keepdims=True)
-            return inv_std * (g - x_hat * mean_gx)
-
-        return x_hat, gradient
-
-    return normalize
+    return function

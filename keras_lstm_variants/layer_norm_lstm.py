@@ -42,23 +42,41 @@ def _normalize(a, epsilon, centred=False):
     return a * inv_std, inv_std
 
 
+def _normalization_gradient(g, x_hat, inv_std, centred=False):
+    """The closed form of `_normalize`'s gradient, from its outputs:
+
+        dx = inv_std * (g - mean(g) - x_hat * mean(g * x_hat)),
+
+    without the `mean(g)` term if `centred` (`_normalize` only scaled).
+    Autodiff of the forward yields about twice these reductions and
+    elementwise passes (benchmarks/RESULTS.md).
+    """
+    if not centred:
+        g = g - ops.mean(g, axis=-1, keepdims=True)
+    mean_gx = ops.mean(g * x_hat, axis=-1, keepdims=True)
+    return inv_std * (g - x_hat * mean_gx)
+
+
 def _normalization(epsilon, fast, centred=False):
-    """`_normalize` as a function of one tensor: with the backend's
-    hand-written gradient where there is one (`fast`), else autodiff of the
-    same forward."""
+    """`_normalize` as a function of one tensor: with the gradient
+    `_normalization_gradient` where the backend lets a function have its own
+    (`fast`: JAX, TensorFlow), else autodiff of the same forward."""
 
     def forward(a):
         return _normalize(a, epsilon, centred)
 
+    def backward(g, x_hat, inv_std):
+        return _normalization_gradient(g, x_hat, inv_std, centred)
+
     backend = keras.backend.backend()
     if fast and backend == "jax":
-        from keras_lstm_variants._jax import with_normalization_vjp
+        from keras_lstm_variants._jax import with_gradient
 
-        return with_normalization_vjp(forward, centred)
+        return with_gradient(forward, backward)
     if fast and backend == "tensorflow":
-        from keras_lstm_variants._tensorflow import with_normalization_gradient
+        from keras_lstm_variants._tensorflow import with_gradient
 
-        return with_normalization_gradient(forward, centred)
+        return with_gradient(forward, backward)
     return lambda a: forward(a)[0]
 
 
