@@ -51,7 +51,10 @@ def parse_args(argv=None):
         % ", ".join(SHAPES),
     )
     parser.add_argument(
-        "--layers", default=",".join(LAYERS), help="comma-separated"
+        "--layers",
+        default=",".join(LAYERS),
+        help="comma-separated; one of our layers may name a loop strategy, "
+        "as 'LSTM[step]' (keras_lstm_variants._base.LOOP_STRATEGIES)",
     )
     parser.add_argument(
         "--jit",
@@ -98,6 +101,23 @@ def shape_list(spec):
             if len(shapes[item]) != 4:
                 sys.exit(f"--shapes: {item!r} is neither a name nor B:T:D:U")
     return shapes
+
+
+def layer_name(text):
+    """`text` of --layers as a layer's name ('Layer' or 'Layer [strategy]');
+    exits with a message if it names no layer or strategy."""
+    from keras_lstm_variants._base import LOOP_STRATEGIES
+
+    base, _, strategy = text.replace("[", " [").partition(" ")
+    strategy = strategy.strip().strip("[]").strip()
+    if base not in LAYERS or (strategy and strategy not in LOOP_STRATEGIES):
+        sys.exit(
+            f"--layers: unknown {text!r}; choose from {LAYERS}, our layers "
+            f"optionally with one of {LOOP_STRATEGIES} as 'LSTM[step]'"
+        )
+    if strategy and base == "keras.LSTM":
+        sys.exit(f"--layers: {text!r}: keras.LSTM has no loop strategy")
+    return f"{base} [{strategy}]" if strategy else base
 
 
 def make_layer(name, units):
@@ -190,10 +210,7 @@ def run(args):
     os.environ["KERAS_BACKEND"] = args.backend
     import keras
 
-    names = [n for n in args.layers.split(",") if n]
-    unknown = [n for n in names if n not in LAYERS]
-    if unknown:
-        sys.exit(f"--layers: unknown {unknown}; choose from {LAYERS}")
+    names = [layer_name(n) for n in args.layers.split(",") if n.strip()]
     if args.ablation:
         from keras_lstm_variants._base import LOOP_STRATEGIES
 

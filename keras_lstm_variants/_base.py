@@ -41,6 +41,11 @@ PACKAGE = "keras_lstm_variants"
 LOOP_STRATEGY = {"xla": "fused", "tensorflow": "step", "torch": "step"}
 LOOP_STRATEGIES = ("fused", "step", "hoist")
 
+# Under XLA, "fused" pays only while the stacked kernel [W; U] is small: past
+# this many elements, per backend (the XLA of jaxlib and of TensorFlow
+# differ), the two matmuls of "step" train faster, and the loop runs those.
+FUSED_KERNEL_LIMIT = {"jax": 2**18, "tensorflow": 2**20}
+
 
 def loop_context():
     """How the loop being built now will run: "xla" (JAX, or TensorFlow
@@ -51,9 +56,15 @@ def loop_context():
     return backend
 
 
-def loop_strategy():
-    """`LOOP_STRATEGY`'s choice for the loop being built now."""
-    return LOOP_STRATEGY.get(loop_context(), "step")
+def loop_strategy(fused_kernel_size):
+    """`LOOP_STRATEGY`'s choice for the loop being built now, for a cell
+    whose stacked kernel [W; U] has `fused_kernel_size` elements
+    (`FUSED_KERNEL_LIMIT`)."""
+    strategy = LOOP_STRATEGY.get(loop_context(), "step")
+    limit = FUSED_KERNEL_LIMIT.get(keras.backend.backend(), 0)
+    if strategy == "fused" and fused_kernel_size > limit:
+        return "step"
+    return strategy
 
 
 def serializable(cls):
@@ -544,7 +555,9 @@ class LSTMLayerBase(keras.layers.RNN):
             # unrolled loop fails on a reversed mask (Keras 3.15).
             inputs = ops.flip(inputs, axis=0)
             mask = None if mask is None else ops.flip(mask, axis=0)
-        strategy = self._loop_strategy or loop_strategy()
+        strategy = self._loop_strategy or loop_strategy(
+            (cell.kernel.shape[0] + cell.units) * cell.kernel.shape[1]
+        )
         if strategy == "fused" and not cell._can_fuse(dp_mask, rec_dp_mask):
             strategy = "step"
         if strategy == "fused":

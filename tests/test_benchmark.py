@@ -5,6 +5,7 @@ import json
 import pathlib
 
 import keras
+import pytest
 
 SCRIPT = pathlib.Path(__file__).parents[1] / "benchmarks" / "bench_layers.py"
 
@@ -51,3 +52,13 @@ def test_custom_shapes_parse(capsys):
         "small": (64, 100, 64, 128),
         "2:3:4:5": (2, 3, 4, 5),
     }
+
+
+def test_layer_names_may_name_a_loop_strategy():
+    bench = _load()
+    assert bench.layer_name("LSTM") == "LSTM"
+    assert bench.layer_name("LSTM[step]") == "LSTM [step]"
+    assert bench.layer_name("CoupledLSTM [fused]") == "CoupledLSTM [fused]"
+    for wrong in ("GRU", "LSTM[fast]", "keras.LSTM[step]"):
+        with pytest.raises(SystemExit, match="--layers"):
+            bench.layer_name(wrong)

@@ -18,6 +18,7 @@ from conftest import input_gradient
 
 import keras_lstm_variants as klv
 from keras_lstm_variants import layer_norm_lstm
+from keras_lstm_variants._base import FUSED_KERNEL_LIMIT
 from keras_lstm_variants._base import LOOP_STRATEGIES
 from keras_lstm_variants._base import LOOP_STRATEGY
 from keras_lstm_variants.layer_norm_lstm import CENTRE_KERNELS
@@ -26,23 +27,32 @@ from keras_lstm_variants.layer_norm_lstm import CENTRE_KERNELS
 def test_every_way_of_running_has_a_valid_strategy():
     assert set(LOOP_STRATEGY) == {"xla", "tensorflow", "torch"}
     assert set(LOOP_STRATEGY.values()) <= set(LOOP_STRATEGIES)
+    assert set(FUSED_KERNEL_LIMIT) == {"jax", "tensorflow"}
 
 
+@pytest.mark.parametrize("over_limit", [False, True])
 @pytest.mark.parametrize("jit_compile", [False, True])
 def test_the_loop_takes_the_strategy_of_where_it_runs(
-    variant, rng, monkeypatch, jit_compile
+    variant, rng, monkeypatch, jit_compile, over_limit
 ):
-    # A model compiled with XLA (on JAX always) runs LOOP_STRATEGY["xla"];
-    # TensorFlow's graph executor and PyTorch run their own entry. Seen by
-    # which step method the cell's loop calls while fit traces it (without
-    # the backend's fused LSTM kernel, which torch runs even on CPU).
+    # A model compiled with XLA (on JAX always) runs LOOP_STRATEGY["xla"],
+    # "fused", while the stacked kernel [W; U] has at most
+    # FUSED_KERNEL_LIMIT[backend] elements, and "step" past it; TensorFlow's
+    # graph executor and PyTorch run their own entry. Seen by which step
+    # method the cell's loop calls while fit traces it (without the backend's
+    # fused LSTM kernel, which torch runs even on CPU).
     backend = keras.backend.backend()
     if backend == "torch" and jit_compile:
         pytest.skip("torch.compile is not XLA; torch has one strategy")
+    layer, _ = variant.built_layer(rng, 3, 4, use_cudnn=False)
+    stacked_size = (3 + 4) * layer.cell.kernel.shape[1]
+    limit = stacked_size - 1 if over_limit else stacked_size
+    monkeypatch.setitem(FUSED_KERNEL_LIMIT, backend, limit)
     expected = LOOP_STRATEGY[
         "xla" if backend == "jax" or jit_compile else backend
     ]
-    layer, _ = variant.built_layer(rng, 3, 4, use_cudnn=False)
+    if expected == "fused" and over_limit:
+        expected = "step"
     seen = set()
     cell = layer.cell
     for method, name in ((cell._fused_step, "fused"), (cell._step, "step")):
