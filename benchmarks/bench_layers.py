@@ -108,7 +108,7 @@ def layer_name(text):
     exits with a message if it names no layer or strategy."""
     from keras_lstm_variants._base import LOOP_STRATEGIES
 
-    base, _, strategy = text.replace("[", " [").partition(" ")
+    base, _, strategy = text.strip().replace("[", " [").partition(" ")
     strategy = strategy.strip().strip("[]").strip()
     if base not in LAYERS or (strategy and strategy not in LOOP_STRATEGIES):
         sys.exit(
@@ -214,9 +214,10 @@ def run(args):
     if args.ablation:
         from keras_lstm_variants._base import LOOP_STRATEGIES
 
+        bases = dict.fromkeys(n.split(" ")[0] for n in names)  # in order
         names = ["keras.LSTM"] + [
             f"{n} [{strategy}]"
-            for n in names
+            for n in bases
             if n != "keras.LSTM"
             for strategy in LOOP_STRATEGIES
             if n != "LayerNormLSTM" or strategy != "fused"

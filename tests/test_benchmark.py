@@ -62,3 +62,15 @@ def test_layer_names_may_name_a_loop_strategy():
     for wrong in ("GRU", "LSTM[fast]", "keras.LSTM[step]"):
         with pytest.raises(SystemExit, match="--layers"):
             bench.layer_name(wrong)
+    assert bench.layer_name(" LSTM ") == "LSTM"
+
+
+def test_ablation_times_every_strategy_once_per_layer(tmp_path):
+    bench = _load()
+    result = bench.main(
+        ["--quick", "--ablation", "--layers", "LSTM[step],LSTM",
+         "--backend", keras.backend.backend(), "--output", str(tmp_path)]
+    )
+    assert [row["layer"] for row in result["rows"]] == [
+        "keras.LSTM", "LSTM [fused]", "LSTM [step]", "LSTM [hoist]"
+    ]
