@@ -7,7 +7,9 @@ PIP := $(BIN)/python -m pip
 BACKENDS ?= tensorflow jax torch
 PYTEST_ARGS ?=
 
-SOURCES := pyproject.toml $(wildcard keras_lstm_variants/*.py)
+SOURCES := pyproject.toml constraints.txt $(wildcard keras_lstm_variants/*.py)
+# Our exact test environment (torch's CPU wheel); users get the extras' ranges.
+CONSTRAINTS := -c constraints.txt
 
 .PHONY: test demo docs docs-serve bench install clean
 
@@ -20,7 +22,8 @@ $(BIN)/python:
 # The package is installed (not editable): the tests run against what a user
 # gets from `pip install`. It is reinstalled whenever a source file changes.
 $(VENV)/.installed: $(BIN)/python $(SOURCES)
-	$(PIP) install --quiet ".[test,demo,examples,docs,export,tensorflow,jax,torch]"
+	$(PIP) install --quiet $(CONSTRAINTS) \
+		".[test,demo,examples,docs,export,tensorflow,jax,torch]"
 	$(PIP) install --quiet --no-deps --force-reinstall .
 	touch $@
 

@@ -54,7 +54,7 @@ def parse_args(argv=None):
         "--layers",
         default=",".join(LAYERS),
         help="comma-separated; one of our layers may name a loop strategy, "
-        "as 'LSTM[step]' (keras_lstm_variants._base.LOOP_STRATEGIES)",
+        "as 'LSTM[step]' (keras_lstm_variants._layer.LOOP_STRATEGIES)",
     )
     parser.add_argument(
         "--jit",
@@ -72,7 +72,7 @@ def parse_args(argv=None):
         "--ablation",
         action="store_true",
         help="also time each of our layers with every loop strategy "
-        "(keras_lstm_variants._base.LOOP_STRATEGY), named 'Layer [strategy]'",
+        "(keras_lstm_variants._layer.LOOP_STRATEGY), named 'Layer [strategy]'",
     )
     parser.add_argument(
         "--quick",
@@ -106,7 +106,7 @@ def shape_list(spec):
 def layer_name(text):
     """`text` of --layers as a layer's name ('Layer' or 'Layer [strategy]');
     exits with a message if it names no layer or strategy."""
-    from keras_lstm_variants._base import LOOP_STRATEGIES
+    from keras_lstm_variants._layer import LOOP_STRATEGIES
 
     base, _, strategy = text.strip().replace("[", " [").partition(" ")
     strategy = strategy.strip().strip("[]").strip()
@@ -212,7 +212,7 @@ def run(args):
 
     names = [layer_name(n) for n in args.layers.split(",") if n.strip()]
     if args.ablation:
-        from keras_lstm_variants._base import LOOP_STRATEGIES
+        from keras_lstm_variants._layer import LOOP_STRATEGIES
 
         bases = dict.fromkeys(n.split(" ")[0] for n in names)  # in order
         names = ["keras.LSTM"] + [

@@ -2,7 +2,8 @@
 
 Keras 3 does not export these, but every built-in recurrent layer relies on
 them. Keeping them here means a Keras release that moves one breaks exactly
-one import, and ``tests/test_keras_internal.py`` says which.
+one import, and ``tests/test_package.py``
+(``test_keras_internal_names_still_exist``) says which.
 
 - ``DropoutRNNCell``: the mixin whose masks ``keras.layers.RNN`` creates
   before the sequence loop, which keeps JAX's ``lax.scan`` stateless.

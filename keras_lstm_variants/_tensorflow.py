@@ -1,6 +1,6 @@
 """TensorFlow-only knowledge and fast paths of the layers, in one module.
 
-`in_xla_context`: the portable loop (`_base.LSTMLayerBase._sequence_loop`)
+`in_xla_context`: the portable loop (`_layer.LSTMLayerBase._sequence_loop`)
 is the same on every backend; on TensorFlow it only needs to know whether
 XLA compiles it (`model.compile(jit_compile=True)` or an enclosing
 `tf.function(jit_compile=True)`), because the fastest way to compute the

@@ -1,8 +1,8 @@
 """The LSTM with coupled input and forget gates, CIFG (Greff et al. 2017)."""
 
-from keras_lstm_variants._base import LSTMCellBase
-from keras_lstm_variants._base import LSTMLayerBase
-from keras_lstm_variants._base import serializable
+from keras_lstm_variants._cell import LSTMCellBase
+from keras_lstm_variants._cell import serializable
+from keras_lstm_variants._layer import LSTMLayerBase
 from keras_lstm_variants.peephole_lstm import PeepholeWeights
 
 
@@ -33,7 +33,8 @@ class CoupledLSTMCell(PeepholeWeights, LSTMCellBase):
     in the order $f, c, o$; then, with `use_peepholes=True`,
     `forget_gate_peephole_weights` $p_f$ and `output_gate_peephole_weights`
     $p_o$, each $(U,)$. `unit_forget_bias` sets the $f$ block of `bias` to
-    ones.
+    ones. With `projection_units` $P$, `recurrent_kernel` is $(P, 3U)$ and
+    `projection_kernel` $(U, P)$ comes last.
 
     Args:
         units: Positive integer, dimensionality of the output and the state.
@@ -85,24 +86,25 @@ class CoupledLSTMCell(PeepholeWeights, LSTMCellBase):
             peephole_initializer, peephole_regularizer, peephole_constraint
         )
 
-    def build(self, input_shape):
-        super().build(input_shape)
+    def _build_variant(self, input_shape):
         self.forget_gate_peephole_weights = None
         self.output_gate_peephole_weights = None
         if self.use_peepholes:
             self.forget_gate_peephole_weights = self._add_peephole("forget")
             self.output_gate_peephole_weights = self._add_peephole("output")
 
-    def _update(self, z, c_tm1):
-        z_f, z_c, z_o = z
+    def _carry(self, z, c_tm1):
+        z_f, z_c, _ = z
         if self.use_peepholes:
             z_f = z_f + self.forget_gate_peephole_weights * c_tm1
         f = self.recurrent_activation(z_f)
-        c = f * c_tm1 + (1.0 - f) * self.activation(z_c)
+        return f * c_tm1 + (1.0 - f) * self.activation(z_c)
+
+    def _hidden(self, z, c):
+        z_o = z[2]
         if self.use_peepholes:
             z_o = z_o + self.output_gate_peephole_weights * c
-        o = self.recurrent_activation(z_o)
-        return o * self.activation(c), c
+        return self.recurrent_activation(z_o) * self.activation(c)
 
     def _argument_config(self):
         return {

@@ -6,17 +6,17 @@ from keras import initializers
 from keras import ops
 from keras import regularizers
 
-from keras_lstm_variants._base import LSTMCellBase
-from keras_lstm_variants._base import LSTMLayerBase
-from keras_lstm_variants._base import loop_context
-from keras_lstm_variants._base import serializable
+from keras_lstm_variants._cell import LSTMCellBase
+from keras_lstm_variants._cell import serializable
+from keras_lstm_variants._layer import LSTMLayerBase
+from keras_lstm_variants._layer import loop_context
 
 # The three normalisations, in weight order: of x W, of h U, of the new carry.
 _NORMS = ("kernel_norm", "recurrent_norm", "state_norm")
 
 # Whether a layer's loop centres the kernels once per sequence (then it only
 # scales x W and h U) or the normalisations centre x W and h U at every step,
-# per way the loop runs (`_base.loop_context`). Chosen by measurement
+# per way the loop runs (`_layer.loop_context`). Chosen by measurement
 # (benchmarks/profile_layer_norm.py; benchmarks/RESULTS.md): in TensorFlow's
 # graph executor, the loop's backward pass is slower with the centred kernels
 # (tensors it captures, where it otherwise reads the variables) by more than
@@ -133,7 +133,8 @@ class LayerNormLSTMCell(LSTMCellBase):
     `use_bias`, gate blocks in the order $i, f, c, o$; then
     `kernel_norm_gamma`, `kernel_norm_beta` $(4U,)$, `recurrent_norm_gamma`,
     `recurrent_norm_beta` $(4U,)$, `state_norm_gamma`, `state_norm_beta`
-    $(U,)$.
+    $(U,)$. With `projection_units` $P$, `recurrent_kernel` is $(P, 4U)$ and
+    `projection_kernel` $(U, P)$ comes last.
 
     Args:
         units: Positive integer, dimensionality of the output and the state.
@@ -203,8 +204,7 @@ class LayerNormLSTMCell(LSTMCellBase):
         self.norm_beta_constraint = constraints.get(norm_beta_constraint)
         self.carry_normalized_state = bool(carry_normalized_state)
 
-    def build(self, input_shape):
-        super().build(input_shape)
+    def _build_variant(self, input_shape):
         width = len(self.gates) * self.units
         for norm, size in zip(_NORMS, (width, width, self.units)):
             for part in ("gamma", "beta"):
@@ -265,7 +265,13 @@ class LayerNormLSTMCell(LSTMCellBase):
         return ops.add(z, self.bias) if self.use_bias else z
 
     def _step(
-        self, x_part, h_tm1, c_tm1, rec_dp_mask=None, recurrent_kernel=None
+        self,
+        x_part,
+        h_tm1,
+        c_tm1,
+        rec_dp_mask=None,
+        recurrent_kernel=None,
+        zoneout=(None, None),
     ):
         projection = self._project(
             h_tm1,
@@ -277,17 +283,23 @@ class LayerNormLSTMCell(LSTMCellBase):
         h_part = self._layer_norm(
             projection, "recurrent_norm", centred=recurrent_kernel is not None
         )
-        return self._finish_step(ops.add(x_part, h_part), c_tm1)
+        return self._finish_step(
+            ops.add(x_part, h_part), h_tm1, c_tm1, zoneout
+        )
 
-    def _update(self, z, c_tm1):
-        z_i, z_f, z_c, z_o = z
+    def _carry(self, z, c_tm1):
+        z_i, z_f, z_c, _ = z
         i = self.recurrent_activation(z_i)
         f = self.recurrent_activation(z_f)
         c = f * c_tm1 + i * self.activation(z_c)
-        o = self.recurrent_activation(z_o)
-        c_normalized = self._layer_norm(c, "state_norm")
-        h = o * self.activation(c_normalized)
-        return h, c_normalized if self.carry_normalized_state else c
+        if self.carry_normalized_state:
+            return self._layer_norm(c, "state_norm")
+        return c
+
+    def _hidden(self, z, c):
+        if not self.carry_normalized_state:
+            c = self._layer_norm(c, "state_norm")
+        return self.recurrent_activation(z[3]) * self.activation(c)
 
     def _argument_config(self):
         return {

@@ -3,11 +3,11 @@
 import keras
 from keras import ops
 
-from keras_lstm_variants._base import LSTMCellBase
-from keras_lstm_variants._base import LSTMLayerBase
-from keras_lstm_variants._base import serializable
+from keras_lstm_variants._cell import LSTMCellBase
+from keras_lstm_variants._cell import serializable
 from keras_lstm_variants._keras_internal import backend_lstm
 from keras_lstm_variants._keras_internal import cudnn_ok
+from keras_lstm_variants._layer import LSTMLayerBase
 
 
 @serializable
@@ -32,7 +32,13 @@ class LSTMCell(LSTMCellBase):
     Weights, in `get_weights()` order (the layout of `keras.layers.LSTMCell`,
     so `set_weights` works both ways): `kernel` $(D, 4U)$,
     `recurrent_kernel` $(U, 4U)$, `bias` $(4U,)$ if `use_bias`; the gate
-    blocks along the last axis are in the order $i, f, c, o$.
+    blocks along the last axis are in the order $i, f, c, o$. With
+    `projection_units` $P$, `recurrent_kernel` is $(P, 4U)$ and
+    `projection_kernel` $(U, P)$ comes last.
+
+    Every cell of the package takes the options of this base class:
+    projection, clipping and zoneout (the guide "Projection, clipping and
+    zoneout" has their equations).
 
     Args:
         units: Positive integer, dimensionality of the output and the state.
@@ -66,6 +72,28 @@ class LSTMCell(LSTMCellBase):
         implementation: `2` draws one input-dropout mask for all gates, `1`
             one per gate; `recurrent_dropout > 0` implies `1`, as in Keras.
             Defaults to `2`.
+        projection_units: Positive integer $P$: the output $h$ is projected
+            to $P$ features, $h_t = (o_t \odot \tanh(c_t)) W_{proj}$ (LSTMP;
+            PyTorch's `proj_size`, `tf.compat.v1`'s `num_proj`); the state
+            is then `[h (P), c (units)]`. Defaults to `None` (no projection).
+        projection_initializer: Initializer of `projection_kernel`. Defaults
+            to `"glorot_uniform"`.
+        projection_regularizer: Regularizer of `projection_kernel`. Defaults
+            to `None`.
+        projection_constraint: Constraint on `projection_kernel`. Defaults
+            to `None`.
+        cell_clip: Positive float: the new carry is clipped to
+            `[-cell_clip, cell_clip]` before the output reads it
+            (`tf.compat.v1`'s meaning). Defaults to `None` (no clipping).
+        projection_clip: Positive float: the projected output is clipped to
+            `[-projection_clip, projection_clip]`; needs
+            `projection_units`. Defaults to `None`.
+        cell_zoneout: Float in [0, 1], the probability that a unit of the
+            carry keeps its previous value at a training step, drawn afresh
+            at every step (Krueger et al. 2017); at inference the carry is
+            the expectation. Defaults to `0.0`.
+        output_zoneout: Float in [0, 1], the same for the output $h$.
+            Defaults to `0.0`.
         **kwargs: Base layer arguments (`name`, `dtype`, `trainable`).
 
     Call arguments:
@@ -84,15 +112,21 @@ class LSTMCell(LSTMCellBase):
         - Hochreiter & Schmidhuber, "Long Short-Term Memory", 1997.
         - Gers, Schmidhuber & Cummins, "Learning to Forget: Continual
           Prediction with LSTM", 2000.
+        - Sak, Senior & Beaufays, "Long Short-Term Memory Recurrent Neural
+          Network Architectures for Large Scale Acoustic Modeling", 2014.
+        - Krueger et al., "Zoneout: Regularizing RNNs by Randomly
+          Preserving Hidden Activations", ICLR 2017.
     """
 
-    def _update(self, z, c_tm1):
-        z_i, z_f, z_c, z_o = z
+    def _carry(self, z, c_tm1):
+        z_i, z_f, z_c, _ = z
         i = self.recurrent_activation(z_i)
         f = self.recurrent_activation(z_f)
-        c = f * c_tm1 + i * self.activation(z_c)
-        o = self.recurrent_activation(z_o)
-        return o * self.activation(c), c
+        return f * c_tm1 + i * self.activation(z_c)
+
+    def _hidden(self, z, c):
+        o = self.recurrent_activation(z[3])
+        return o * self.activation(c)
 
 
 @serializable
@@ -102,8 +136,10 @@ class LSTM(LSTMLayerBase):
     It runs `LSTMCell` over a sequence and takes every argument of
     `keras.layers.LSTM`. Where `keras.layers.LSTM` would use the backend's
     fused kernel (cuDNN on a GPU: `tanh`/`sigmoid`, no recurrent dropout, no
-    unroll, `use_bias`, right-padded mask), so does this layer; otherwise it
-    runs the portable loop. The weights are those of `LSTMCell`.
+    unroll, `use_bias`, right-padded mask), so does this layer, unless a
+    projection, clipping or zoneout is on (cuDNN computes none of them);
+    otherwise it runs the portable loop. The weights are those of
+    `LSTMCell`.
 
     Args:
         units: Positive integer, dimensionality of the output and the state.
@@ -156,6 +192,7 @@ class LSTM(LSTMLayerBase):
         if (
             keras.backend.backend() == "tensorflow"
             and self.use_cudnn
+            and self.cell._is_standard_step
             and cudnn_ok(
                 self.activation,
                 self.recurrent_activation,
@@ -166,7 +203,7 @@ class LSTM(LSTMLayerBase):
             self.supports_jit = False
 
     def _fused_inner_loop(self, sequences, initial_state, mask, training):
-        if self.recurrent_dropout:
+        if self.recurrent_dropout or not self.cell._is_standard_step:
             raise NotImplementedError
         if training and 0.0 < self.dropout < 1.0:
             dp_mask = self.cell.get_dropout_mask(sequences[:, 0, :])

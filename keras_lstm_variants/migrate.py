@@ -1,4 +1,4 @@
-r"""Moving models from TensorFlow Addons and `tf.compat.v1` to this package.
+r"""Moving models from TensorFlow Addons, `tf.compat.v1` and PyTorch here.
 
 TensorFlow Addons' `PeepholeLSTMCell` and `LayerNormLSTMCell` store their
 weights in exactly our layout, so only their configs need translating:
@@ -8,9 +8,19 @@ weights in exactly our layout, so only their configs need translating:
 `tf.compat.v1.nn.rnn_cell.LSTMCell` stores one fused kernel of shape
 $(D + U, 4U)$, gate blocks in the order $i, j, f, o$ ($j$ is the candidate,
 our $c$), and adds `forget_bias` to the forget gate at run time; its
-peepholes are the variables `w_i_diag`, `w_f_diag`, `w_o_diag` and its state
-is the pair $(c, h)$. `from_compat_v1_config` makes the equivalent cell and
-`compat_v1_weights` converts the variables into that cell's weights.
+peepholes are the variables `w_i_diag`, `w_f_diag`, `w_o_diag`, its
+projection (`num_proj`) the variable `projection/kernel` $(U, P)$, and its
+state is the pair $(c, h)$. `from_compat_v1_config` makes the equivalent cell
+(`num_proj`, `cell_clip` and `proj_clip` become `projection_units`,
+`cell_clip` and `projection_clip`) and `compat_v1_weights` converts the
+variables into that cell's weights.
+
+PyTorch's `torch.nn.LSTM` stores per layer and direction `weight_ih` $(4H,
+D)$, `weight_hh` $(4H, P)$, `bias_ih`, `bias_hh` $(4H,)$ and, with
+`proj_size` $P$, `weight_hr` $(P, H)$, gate blocks $i, f, g, o$: our order,
+transposed, with the two biases summed. `from_torch_lstm` builds the whole
+stack (any `num_layers`, `bidirectional`, `proj_size`, `bias`, `dropout`)
+as a Keras model holding those weights.
 
 Examples:
     >>> import numpy as np
@@ -27,9 +37,11 @@ Examples:
     ...     kernel, bias, *peepholes, input_dim=2, forget_bias=1.0))
 """
 
+import keras
 import numpy as np
 
 from keras_lstm_variants.layer_norm_lstm import LayerNormLSTMCell
+from keras_lstm_variants.lstm import LSTM
 from keras_lstm_variants.lstm import LSTMCell
 from keras_lstm_variants.peephole_lstm import PeepholeLSTMCell
 
@@ -89,19 +101,27 @@ def from_compat_v1_config(config):
     Returns:
         A `PeepholeLSTMCell` (with `use_peepholes=True`) or an `LSTMCell`,
         with `unit_forget_bias=False`: `compat_v1_weights` folds
-        `forget_bias` into the bias instead.
+        `forget_bias` into the bias instead. `num_proj`, `cell_clip` and
+        `proj_clip` become `projection_units`, `cell_clip` and
+        `projection_clip` (`proj_clip` without `num_proj` had no effect
+        there, and is dropped).
 
     Raises:
-        ValueError: For options without an equivalent here (`cell_clip`,
-            `num_proj`, `proj_clip`, sharding, `state_is_tuple=False`) or
-            unknown keys.
+        ValueError: For options without an equivalent here (sharding,
+            `state_is_tuple=False`) or unknown keys.
     """
     config = dict(config)
-    unsupported = {
-        key: config.pop(key)
+    unsupported = {}
+    renamed = {"num_proj": "projection_units", "proj_clip": "projection_clip"}
+    options = {
+        renamed.get(key, key): config.pop(key)
         for key in ("cell_clip", "num_proj", "proj_clip")
         if config.get(key) is not None
     }
+    if "projection_units" not in options:
+        options.pop("projection_clip", None)
+    for key in ("cell_clip", "num_proj", "proj_clip"):
+        config.pop(key, None)
     for key in ("num_unit_shards", "num_proj_shards"):
         if config.pop(key, None) not in (None, 1):
             unsupported[key] = "sharded"
@@ -117,7 +137,11 @@ def from_compat_v1_config(config):
             "The tf.compat.v1 config needs `num_units`. "
             f"Received keys: {sorted(config)}."
         )
-    arguments = {"units": config.pop("num_units"), "unit_forget_bias": False}
+    arguments = {
+        "units": config.pop("num_units"),
+        "unit_forget_bias": False,
+        **options,
+    }
     cls = PeepholeLSTMCell if config.pop("use_peepholes", False) else LSTMCell
     config.pop("forget_bias", None)  # goes into the weights
     if config.get("activation") is None:
@@ -127,6 +151,8 @@ def from_compat_v1_config(config):
         if initializer is not None:
             arguments["kernel_initializer"] = initializer
             arguments["recurrent_initializer"] = initializer
+            if "projection_units" in options:
+                arguments["projection_initializer"] = initializer
     arguments.update(config)
     _check_keys(arguments, cls)
     return cls(**arguments)
@@ -141,12 +167,14 @@ def compat_v1_weights(
     *,
     input_dim,
     forget_bias=1.0,
+    projection_kernel=None,
 ):
     """Converts `tf.compat.v1` `LSTMCell` variables to our weight list.
 
     Args:
-        kernel: The fused kernel, shape `(input_dim + units, 4 * units)`,
-            gate blocks `i, j, f, o`.
+        kernel: The fused kernel, shape `(input_dim + P, 4 * units)`, where
+            `P` is `num_proj` if the cell had one, else `units`; gate blocks
+            `i, j, f, o`.
         bias: The bias, shape `(4 * units,)`.
         w_i_diag: The input-gate peephole vector, shape `(units,)`; the
             three peepholes are given all or none.
@@ -155,20 +183,33 @@ def compat_v1_weights(
         input_dim: The number of input features `D`.
         forget_bias: The cell's `forget_bias`, added to the forget block of
             the bias (the cell added it at run time).
+        projection_kernel: The variable `projection/kernel`, shape
+            `(units, num_proj)`, if the cell had `num_proj`.
 
     Returns:
-        `[kernel (D, 4U), recurrent_kernel (U, 4U), bias (4U,)]`, gates
-        `i, f, c, o`, then the three peepholes if given: the weights of the
-        cell `from_compat_v1_config` makes, for `set_weights`.
+        `[kernel (D, 4U), recurrent_kernel (P, 4U), bias (4U,)]`, gates
+        `i, f, c, o`, then the three peepholes if given, then
+        `projection_kernel (U, P)` if given: the weights of the cell
+        `from_compat_v1_config` makes, for `set_weights`.
     """
     kernel = np.asarray(kernel)
     bias = np.asarray(bias)
     units = kernel.shape[-1] // 4
-    if kernel.shape != (input_dim + units, 4 * units):
+    outputs = units
+    if projection_kernel is not None:
+        projection_kernel = np.asarray(projection_kernel)
+        outputs = projection_kernel.shape[-1]
+        if projection_kernel.shape != (units, outputs):
+            raise ValueError(
+                "Argument `projection_kernel` must have shape (units, "
+                f"num_proj) with units={units} (the kernel's width / 4). "
+                f"Received: projection_kernel.shape={projection_kernel.shape}."
+            )
+    if kernel.shape != (input_dim + outputs, 4 * units):
         raise ValueError(
-            "Argument `kernel` must have shape (input_dim + units, "
-            f"4 * units) = ({input_dim} + {units}, {4 * units}). "
-            f"Received: kernel.shape={kernel.shape}."
+            "Argument `kernel` must have shape (input_dim + P, 4 * units) = "
+            f"({input_dim} + {outputs}, {4 * units}), P being num_proj or "
+            f"units. Received: kernel.shape={kernel.shape}."
         )
     if bias.shape != (4 * units,):
         raise ValueError(
@@ -192,6 +233,79 @@ def compat_v1_weights(
     ]
     if w_i_diag is not None:
         weights += [np.asarray(p) for p in peepholes]
+    if projection_kernel is not None:
+        weights.append(projection_kernel)
+    return weights
+
+
+def from_torch_lstm(module):
+    """A Keras model computing what a PyTorch `torch.nn.LSTM` computes.
+
+    Args:
+        module: A `torch.nn.LSTM` (read through its attributes and
+            parameters; any `num_layers`, `bidirectional`, `proj_size`,
+            `bias`, `batch_first`, `dropout`).
+
+    Returns:
+        A `keras.Sequential` of `num_layers` `LSTM` layers (each in
+        `keras.layers.Bidirectional` if `bidirectional`), each with
+        `return_sequences=True` and the module's weights, with
+        `keras.layers.Dropout(dropout)` between layers as torch applies it.
+        Its output is torch's `output`, batch-major: Keras layers take
+        `(batch, time, features)`, so transpose what fed a module with
+        `batch_first=False`. `model.layers[k]` holds layer `k`; with
+        `return_state=True` set on copies of them, their final states are
+        torch's `h_n` and `c_n` slices.
+
+    Raises:
+        ValueError: For a module that is not an LSTM (`mode` other than
+            "LSTM", e.g. a GRU).
+    """
+    mode = getattr(module, "mode", None)
+    if mode != "LSTM":
+        raise ValueError(
+            "Argument `module` must be a torch.nn.LSTM. "
+            f"Received: a {type(module).__name__} with mode={mode!r}."
+        )
+    hidden = module.hidden_size
+    projection = module.proj_size or None
+    directions = ["", "_reverse"] if module.bidirectional else [""]
+    model = keras.Sequential(
+        [keras.Input((None, module.input_size))], name="from_torch_lstm"
+    )
+    for k in range(module.num_layers):
+        if k and module.dropout:
+            model.add(keras.layers.Dropout(module.dropout))
+
+        layer = LSTM(
+            hidden,
+            projection_units=projection,
+            use_bias=module.bias,
+            unit_forget_bias=False,
+            return_sequences=True,
+        )
+        if module.bidirectional:
+            layer = keras.layers.Bidirectional(layer)
+        model.add(layer)
+        weights = []
+        for suffix in directions:
+            weights += _torch_weights(module, f"l{k}{suffix}")
+        model.layers[-1].set_weights(weights)
+    return model
+
+
+def _torch_weights(module, tag):
+    """Our LSTM's weights from torch's parameters `*_{tag}` (`l0`,
+    `l1_reverse`, ...)."""
+
+    def parameter(name):
+        return np.asarray(getattr(module, f"{name}_{tag}").detach().cpu())
+
+    weights = [parameter("weight_ih").T, parameter("weight_hh").T]
+    if module.bias:
+        weights.append(parameter("bias_ih") + parameter("bias_hh"))
+    if module.proj_size:
+        weights.append(parameter("weight_hr").T)
     return weights
 
 

@@ -4,9 +4,9 @@ from keras import constraints
 from keras import initializers
 from keras import regularizers
 
-from keras_lstm_variants._base import LSTMCellBase
-from keras_lstm_variants._base import LSTMLayerBase
-from keras_lstm_variants._base import serializable
+from keras_lstm_variants._cell import LSTMCellBase
+from keras_lstm_variants._cell import serializable
+from keras_lstm_variants._layer import LSTMLayerBase
 
 
 class PeepholeWeights:
@@ -70,7 +70,8 @@ class PeepholeLSTMCell(PeepholeWeights, LSTMCellBase):
     $(U, 4U)$, `bias` $(4U,)$ if `use_bias`, gate blocks in the order
     $i, f, c, o$; then `input_gate_peephole_weights` $p_i$,
     `forget_gate_peephole_weights` $p_f$ and `output_gate_peephole_weights`
-    $p_o$, each $(U,)$.
+    $p_o$, each $(U,)$. With `projection_units` $P$, `recurrent_kernel` is
+    $(P, 4U)$ and `projection_kernel` $(U, P)$ comes last.
 
     Args:
         units: Positive integer, dimensionality of the output and the state.
@@ -118,25 +119,26 @@ class PeepholeLSTMCell(PeepholeWeights, LSTMCellBase):
             peephole_initializer, peephole_regularizer, peephole_constraint
         )
 
-    def build(self, input_shape):
-        super().build(input_shape)
+    def _build_variant(self, input_shape):
         self.input_gate_peephole_weights = self._add_peephole("input")
         self.forget_gate_peephole_weights = self._add_peephole("forget")
         self.output_gate_peephole_weights = self._add_peephole("output")
 
-    def _update(self, z, c_tm1):
-        z_i, z_f, z_c, z_o = z
+    def _carry(self, z, c_tm1):
+        z_i, z_f, z_c, _ = z
         i = self.recurrent_activation(
             z_i + self.input_gate_peephole_weights * c_tm1
         )
         f = self.recurrent_activation(
             z_f + self.forget_gate_peephole_weights * c_tm1
         )
-        c = f * c_tm1 + i * self.activation(z_c)
+        return f * c_tm1 + i * self.activation(z_c)
+
+    def _hidden(self, z, c):
         o = self.recurrent_activation(
-            z_o + self.output_gate_peephole_weights * c
+            z[3] + self.output_gate_peephole_weights * c
         )
-        return o * self.activation(c), c
+        return o * self.activation(c)
 
     def _argument_config(self):
         return {**super()._argument_config(), **self._peephole_config()}

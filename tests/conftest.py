@@ -24,18 +24,27 @@ class Variant:
     gates: int
     extra_weights: tuple  # (name, size in units of U) after the gate weights
 
+    def output_size(self, units):
+        """The size of h and of the output: the projection's, if any."""
+        return self.kwargs.get("projection_units") or units
+
     def layout(self, input_dim, units, use_bias=True):
         """The documented weight layout: [(name, shape)] in weight order."""
         width = self.gates * units
         layout = [
             ("kernel", (input_dim, width)),
-            ("recurrent_kernel", (units, width)),
+            ("recurrent_kernel", (self.output_size(units), width)),
         ]
         if use_bias:
             layout.append(("bias", (width,)))
-        return layout + [
+        layout += [
             (name, (blocks * units,)) for name, blocks in self.extra_weights
         ]
+        if "projection_units" in self.kwargs:
+            layout.append(
+                ("projection_kernel", (units, self.kwargs["projection_units"]))
+            )
+        return layout
 
     def random_weights(self, rng, input_dim, units, use_bias=True):
         """Random weights by name; gains near 1, the rest around 0."""
@@ -70,6 +79,22 @@ _NORMS = tuple(
     for norm, blocks in (("kernel_norm", 4), ("recurrent_norm", 4), ("state_norm", 1))
     for part in ("gamma", "beta")
 )
+
+def _with_options(name, base, **options):
+    """`base` with options of the shared base (projection, clipping,
+    zoneout), its reference step bound to the same options."""
+    zoneout = (options.get("output_zoneout", 0.0),
+               options.get("cell_zoneout", 0.0))
+    step = functools.partial(
+        base.step,
+        cell_clip=options.get("cell_clip"),
+        projection_clip=options.get("projection_clip"),
+        zoneout=zoneout,
+    )
+    return dataclasses.replace(
+        base, name=name, kwargs={**base.kwargs, **options}, step=step
+    )
+
 
 VARIANTS = [
     Variant("lstm", klv.LSTMCell, klv.LSTM, {}, reference.lstm_step, 4, ()),
@@ -121,11 +146,51 @@ VARIANTS = [
         _NORMS,
     ),
 ]
+# Each variant file once more with options of the shared base, in the
+# combinations users port: PyTorch's proj_size, tf.compat.v1's num_proj with
+# both clips, LiteRT's CIFG with peepholes, projection and cell clip, and
+# zoneout (whose inference form is deterministic) on three of them.
+_BY_NAME = {v.name: v for v in VARIANTS}
+VARIANTS += [
+    _with_options(
+        "lstm_projected", _BY_NAME["lstm"],
+        projection_units=3, projection_clip=0.4, output_zoneout=0.25,
+    ),
+    _with_options(
+        "peephole_projected", _BY_NAME["peephole"],
+        projection_units=3, cell_clip=0.6, projection_clip=0.5,
+    ),
+    _with_options(
+        "coupled_projected", _BY_NAME["coupled_peepholes"],
+        projection_units=2, cell_clip=0.7, cell_zoneout=0.3,
+    ),
+    _with_options(
+        "layer_norm_projected", _BY_NAME["layer_norm"],
+        projection_units=3, cell_clip=1.0, cell_zoneout=0.2,
+        output_zoneout=0.1,
+    ),
+]
 
 
-@pytest.fixture(params=VARIANTS, ids=lambda v: v.name)
-def variant(request):
-    return request.param
+# The variants without options of the shared base: the equation-level
+# suites (properties, mixed precision, stability, training, fast paths, the
+# frozen 0.1.0 files) run these; the contract suites run all of VARIANTS.
+CORE_VARIANTS = VARIANTS[:6]
+
+
+def pytest_generate_tests(metafunc):
+    """`variant` runs over the test module's `TESTED_VARIANTS` if it has
+    one, else over every entry of VARIANTS."""
+    if "variant" not in metafunc.fixturenames:
+        return
+    for marker in metafunc.definition.iter_markers("parametrize"):
+        names = marker.args[0]
+        if isinstance(names, str):
+            names = [name.strip() for name in names.split(",")]
+        if "variant" in names:  # the test chose its own
+            return
+    variants = getattr(metafunc.module, "TESTED_VARIANTS", VARIANTS)
+    metafunc.parametrize("variant", variants, ids=lambda v: v.name)
 
 
 @pytest.fixture
@@ -164,11 +229,14 @@ def input_gradient(function, x):
     if backend == "tensorflow":
         import tensorflow as tf
 
-        v = tf.constant(x)
-        with tf.GradientTape() as tape:
-            tape.watch(v)
-            loss = tf.reduce_sum(function(v) ** 2)
-        return tape.gradient(loss, v).numpy()
+        @tf.function  # traced once: an eager loop runs op by op
+        def gradient(v):
+            with tf.GradientTape() as tape:
+                tape.watch(v)
+                loss = tf.reduce_sum(function(v) ** 2)
+            return tape.gradient(loss, v)
+
+        return gradient(tf.constant(x)).numpy()
     import torch
 
     v = torch.tensor(x, requires_grad=True)

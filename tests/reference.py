@@ -4,6 +4,13 @@ Written from the equations in the papers and the issue, not from the
 package's code: each step function takes the weights by their documented
 names and returns the new (h, c). `run` applies a step over a sequence with
 the masking semantics of `keras.layers.RNN`.
+
+The options every step takes (`**options`), as `tf.compat.v1`'s LSTMCell
+and Krueger et al. (2017) define them: `cell_clip` clips the new carry before
+the output gate (and its peephole) reads it; with a `projection_kernel`
+weight the output is projected, then clipped to `projection_clip`;
+`zoneout=(r_h, r_c)` at inference mixes each new state with the previous
+one, r * previous + (1 - r) * new.
 """
 
 import numpy as np
@@ -20,29 +27,47 @@ def _gate_inputs(x, h, w, n_gates):
     return np.split(z, n_gates, axis=-1)
 
 
-def lstm_step(x, h, c, w):
+def _clip(a, bound):
+    return a if bound is None else np.clip(a, -bound, bound)
+
+
+def _outputs(h_new, c_new, h, c, w, projection_clip=None, zoneout=(0, 0),
+             **_):
+    """The output's projection and clip, then zoneout, for every step."""
+    if "projection_kernel" in w:
+        h_new = _clip(h_new @ w["projection_kernel"], projection_clip)
+    r_h, r_c = zoneout
+    if r_h:
+        h_new = r_h * h + (1 - r_h) * h_new
+    if r_c:
+        c_new = r_c * c + (1 - r_c) * c_new
+    return h_new, c_new
+
+
+def lstm_step(x, h, c, w, cell_clip=None, **options):
     z_i, z_f, z_c, z_o = _gate_inputs(x, h, w, 4)
-    c_new = sigmoid(z_f) * c + sigmoid(z_i) * np.tanh(z_c)
-    return sigmoid(z_o) * np.tanh(c_new), c_new
+    c_new = _clip(sigmoid(z_f) * c + sigmoid(z_i) * np.tanh(z_c), cell_clip)
+    h_new = sigmoid(z_o) * np.tanh(c_new)
+    return _outputs(h_new, c_new, h, c, w, **options)
 
 
-def peephole_step(x, h, c, w):
+def peephole_step(x, h, c, w, cell_clip=None, **options):
     z_i, z_f, z_c, z_o = _gate_inputs(x, h, w, 4)
     i = sigmoid(z_i + w["input_gate_peephole_weights"] * c)
     f = sigmoid(z_f + w["forget_gate_peephole_weights"] * c)
-    c_new = f * c + i * np.tanh(z_c)
+    c_new = _clip(f * c + i * np.tanh(z_c), cell_clip)
     o = sigmoid(z_o + w["output_gate_peephole_weights"] * c_new)
-    return o * np.tanh(c_new), c_new
+    return _outputs(o * np.tanh(c_new), c_new, h, c, w, **options)
 
 
-def coupled_step(x, h, c, w):
+def coupled_step(x, h, c, w, cell_clip=None, **options):
     z_f, z_c, z_o = _gate_inputs(x, h, w, 3)
     p_f = w.get("forget_gate_peephole_weights", 0.0)
     p_o = w.get("output_gate_peephole_weights", 0.0)
     f = sigmoid(z_f + p_f * c)
-    c_new = f * c + (1.0 - f) * np.tanh(z_c)
+    c_new = _clip(f * c + (1.0 - f) * np.tanh(z_c), cell_clip)
     o = sigmoid(z_o + p_o * c_new)
-    return o * np.tanh(c_new), c_new
+    return _outputs(o * np.tanh(c_new), c_new, h, c, w, **options)
 
 
 def layer_norm(a, gamma, beta, epsilon):
@@ -51,7 +76,11 @@ def layer_norm(a, gamma, beta, epsilon):
     return (a - mean) / np.sqrt(variance + epsilon) * gamma + beta
 
 
-def layer_norm_step(x, h, c, w, epsilon=1e-3, carry_normalized_state=False):
+def layer_norm_step(x, h, c, w, epsilon=1e-3, carry_normalized_state=False,
+                    cell_clip=None, **options):
+    """Ba et al.; with `carry_normalized_state`, TFA's form, whose carry is
+    LN_c(c_t) (clipped by `cell_clip`, as any carry)."""
+
     def ln(a, name):
         return layer_norm(a, w[name + "_gamma"], w[name + "_beta"], epsilon)
 
@@ -61,9 +90,22 @@ def layer_norm_step(x, h, c, w, epsilon=1e-3, carry_normalized_state=False):
         z = z + w["bias"]
     z_i, z_f, z_c, z_o = np.split(z, 4, axis=-1)
     c_new = sigmoid(z_f) * c + sigmoid(z_i) * np.tanh(z_c)
-    c_norm = ln(c_new, "state_norm")
-    h_new = sigmoid(z_o) * np.tanh(c_norm)
-    return h_new, (c_norm if carry_normalized_state else c_new)
+    if carry_normalized_state:
+        c_new = _clip(ln(c_new, "state_norm"), cell_clip)
+        h_new = sigmoid(z_o) * np.tanh(c_new)
+    else:
+        c_new = _clip(c_new, cell_clip)
+        h_new = sigmoid(z_o) * np.tanh(ln(c_new, "state_norm"))
+    return _outputs(h_new, c_new, h, c, w, **options)
+
+
+def _gates(weights):
+    """The number of gate blocks: the bias's (or kernel's) width over U."""
+    if "projection_kernel" in weights:
+        units = weights["projection_kernel"].shape[0]
+    else:
+        units = weights["recurrent_kernel"].shape[0]
+    return weights["kernel"].shape[1] // units
 
 
 def run(
@@ -84,12 +126,14 @@ def run(
     """
     x = np.asarray(x, np.float64)
     batch, time = x.shape[:2]
-    units = weights["recurrent_kernel"].shape[0]
-    h = np.zeros((batch, units)) if h0 is None else np.asarray(h0, np.float64)
+    outputs_size = weights["recurrent_kernel"].shape[0]
+    units = weights["recurrent_kernel"].shape[1] // _gates(weights)
+    h = (np.zeros((batch, outputs_size)) if h0 is None
+         else np.asarray(h0, np.float64))
     c = np.zeros((batch, units)) if c0 is None else np.asarray(c0, np.float64)
     mask = np.ones((batch, time), bool) if mask is None else np.asarray(mask)
     order = range(time - 1, -1, -1) if go_backwards else range(time)
-    output = np.zeros((batch, units))
+    output = np.zeros((batch, outputs_size))
     outputs = []
     for t in order:
         h_new, c_new = step(x[:, t], h, c, weights)

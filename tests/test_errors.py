@@ -22,9 +22,9 @@ CLASSES = [v.cell for v in VARIANTS_ONCE] + [v.layer for v in VARIANTS_ONCE]
 BAD_ARGUMENTS = [
     ({"units": 0}, ValueError, "units=0"),
     ({"units": -3}, ValueError, "units=-3"),
-    ({"units": 2.5}, TypeError, "units=2.5"),
-    ({"units": "8"}, TypeError, "units='8'"),
-    ({"units": True}, TypeError, "units=True"),
+    ({"units": 2.5}, ValueError, "units=2.5"),
+    ({"units": "8"}, ValueError, "units='8'"),
+    ({"units": True}, ValueError, "units=True"),
     ({"dropout": 1.5}, ValueError, "dropout=1.5"),
     ({"dropout": -0.1}, ValueError, "dropout=-0.1"),
     ({"recurrent_dropout": 2}, ValueError, "recurrent_dropout=2"),
@@ -35,10 +35,32 @@ BAD_ARGUMENTS = [
     ({"kernel_initializer": "no_such_init"}, ValueError, "no_such_init"),
     ({"recurrent_initializer": "nope_init"}, ValueError, "nope_init"),
 ]
+# The shared options' checks live in the cell base: one cell, one layer.
+OPTION_CLASSES = [klv.LSTMCell, klv.LayerNormLSTM]
+BAD_OPTIONS = [
+    ({"projection_units": 0}, ValueError, "projection_units=0"),
+    ({"projection_units": -2}, ValueError, "projection_units=-2"),
+    ({"projection_units": 2.5}, ValueError, "projection_units=2.5"),
+    ({"projection_units": "3"}, ValueError, "projection_units='3'"),
+    ({"cell_clip": 0}, ValueError, "cell_clip=0"),
+    ({"cell_clip": -1.0}, ValueError, "cell_clip=-1.0"),
+    ({"cell_clip": float("nan")}, ValueError, "cell_clip=nan"),
+    ({"cell_clip": True}, ValueError, "cell_clip=True"),
+    ({"projection_units": 2, "projection_clip": 0.0}, ValueError,
+     "projection_clip=0.0"),
+    ({"projection_clip": 1.0}, ValueError, "projection_units=None"),
+    ({"cell_zoneout": 1.5}, ValueError, "cell_zoneout=1.5"),
+    ({"output_zoneout": -0.1}, ValueError, "output_zoneout=-0.1"),
+    ({"output_zoneout": "0.5"}, ValueError, "output_zoneout='0.5'"),
+]
 
 
-@pytest.mark.parametrize("cls", CLASSES, ids=lambda c: c.__name__)
-@pytest.mark.parametrize("arguments, error, message", BAD_ARGUMENTS, ids=str)
+@pytest.mark.parametrize(
+    "cls, arguments, error, message",
+    [(cls, *case) for cls in CLASSES for case in BAD_ARGUMENTS]
+    + [(cls, *case) for cls in OPTION_CLASSES for case in BAD_OPTIONS],
+    ids=lambda x: x.__name__ if isinstance(x, type) else str(x),
+)
 def test_bad_constructor_argument(cls, arguments, error, message):
     arguments = {"units": 4, **arguments}
     with pytest.raises(error, match=re.escape(message)):
@@ -58,6 +80,18 @@ def test_norm_epsilon_must_be_positive(cls, epsilon):
 def test_use_cudnn_true_is_refused_for_variants_cudnn_cannot_compute(cls):
     with pytest.raises(ValueError, match="use_cudnn=True"):
         cls(4, use_cudnn=True)
+
+
+@pytest.mark.parametrize(
+    "option",
+    [{"projection_units": 2}, {"cell_clip": 1.0}, {"cell_zoneout": 0.1},
+     {"output_zoneout": 0.1}],
+    ids=str,
+)
+def test_use_cudnn_true_is_refused_with_what_cudnn_cannot_compute(option):
+    name, value = next(iter(option.items()))
+    with pytest.raises(ValueError, match=re.escape(f"{name}={value}")):
+        klv.LSTM(4, use_cudnn=True, **option)
 
 
 def test_use_cudnn_must_be_auto_or_bool():

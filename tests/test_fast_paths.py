@@ -10,19 +10,22 @@ differences of a NumPy normalisation.
 import keras
 import numpy as np
 import pytest
-from conftest import VARIANTS
+from conftest import CORE_VARIANTS
 from conftest import assert_close
 from conftest import input_gradient
 
 import keras_lstm_variants as klv
 from keras_lstm_variants.layer_norm_lstm import _normalization
 
+# The equations without the shared options (conftest.CORE_VARIANTS).
+TESTED_VARIANTS = CORE_VARIANTS
+
 pytestmark = pytest.mark.skipif(
     keras.backend.backend() == "torch",
     reason="PyTorch has no fast path: it runs the portable one only",
 )
 
-LAYER_NORM = [v for v in VARIANTS if v.cell is klv.LayerNormLSTMCell]
+LAYER_NORM = [v for v in CORE_VARIANTS if v.cell is klv.LayerNormLSTMCell]
 
 
 def _numpy_normalize(a, epsilon, centred=False):

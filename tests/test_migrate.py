@@ -69,10 +69,12 @@ def test_compat_v1_cell_and_weights_match_its_equations(
 
 
 def test_compat_v1_refuses_what_it_cannot_map():
-    with pytest.raises(ValueError, match="num_proj"):
-        migrate.from_compat_v1_config({"num_units": 4, "num_proj": 2})
-    with pytest.raises(ValueError, match="cell_clip"):
-        migrate.from_compat_v1_config({"num_units": 4, "cell_clip": 3.0})
+    with pytest.raises(ValueError, match="num_proj_shards"):
+        migrate.from_compat_v1_config({"num_units": 4, "num_proj_shards": 2})
+    with pytest.raises(ValueError, match="state_is_tuple"):
+        migrate.from_compat_v1_config(
+            {"num_units": 4, "state_is_tuple": False}
+        )
     with pytest.raises(ValueError, match="num_units"):
         migrate.from_compat_v1_config({"use_peepholes": True})
     with pytest.raises(ValueError, match="bogus"):

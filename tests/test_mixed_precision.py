@@ -3,6 +3,10 @@
 import keras
 import numpy as np
 import pytest
+from conftest import CORE_VARIANTS
+
+# The equations without the shared options (conftest.CORE_VARIANTS).
+TESTED_VARIANTS = CORE_VARIANTS
 
 # (worst element, mean) error after 20 steps, h lying in [-1, 1]. Layer
 # normalisation of a few units amplifies the compute dtype's rounding in

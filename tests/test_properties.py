@@ -13,10 +13,14 @@ import hypothesis
 import numpy as np
 import pytest
 import reference
+from conftest import CORE_VARIANTS
 from conftest import assert_close
 from conftest import to_numpy
 from hypothesis import given
 from hypothesis import strategies as st
+
+# The equations without the shared options (conftest.CORE_VARIANTS).
+TESTED_VARIANTS = CORE_VARIANTS
 
 hypothesis.settings.register_profile(
     "ci", max_examples=15, deadline=None, derandomize=True, database=None,

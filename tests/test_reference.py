@@ -21,7 +21,8 @@ def test_cell_step(variant, rng, use_bias):
     cell.build((None, 3))
     weights = variant.random_weights(rng, 3, 5, use_bias)
     variant.set_weights(cell, weights)
-    x, h, c = rng.normal(size=(2, 3)), rng.normal(size=(2, 5)), rng.normal(size=(2, 5))
+    x, c = rng.normal(size=(2, 3)), rng.normal(size=(2, 5))
+    h = rng.normal(size=(2, variant.output_size(5)))
     out, (h1, c1) = cell(
         x.astype("float32"), [h.astype("float32"), c.astype("float32")]
     )
@@ -58,7 +59,8 @@ def test_cell_step_with_dropout_masks(variant, rng, per_gate, in_a_layer):
     variant.set_weights(cell, weights)
     gates = len(cell.gates)
     x = rng.normal(4.0, 1.0, size=(2, 3))
-    h, c = rng.normal(2.0, 1.0, size=(2, 5)), rng.normal(size=(2, 5))
+    h = rng.normal(2.0, 1.0, size=(2, variant.output_size(5)))
+    c = rng.normal(size=(2, 5))
     count = gates if per_gate else 1
     x_masks = [(rng.random(x.shape) > 0.3) / 0.7 for _ in range(count)]
     h_masks = [(rng.random(h.shape) > 0.3) / 0.7 for _ in range(count)]
@@ -86,16 +88,21 @@ def test_cell_step_with_dropout_masks(variant, rng, per_gate, in_a_layer):
     )
     out, (h1, c1) = cell._step(
         cell._input_part(x32, dp_mask, kernel), h32, c32, rec_dp_mask,
-        recurrent_kernel,
+        recurrent_kernel, zoneout=cell._zoneout_keep(2, False, None),
     )
-    h_ref, c_ref = variant.step(x_ref, h_ref_in, c, ref_weights)
+    # Zoneout mixes the new state with the previous one unmasked.
+    h_ref, c_ref = variant.step(x_ref, h_ref_in, c, ref_weights, zoneout=(0, 0))
+    r_h, r_c = getattr(variant.step, "keywords", {}).get("zoneout", (0, 0))
+    h_ref, c_ref = r_h * h + (1 - r_h) * h_ref, r_c * c + (1 - r_c) * c_ref
     assert_close(out, h_ref)
     assert_close(h1, h_ref)
     assert_close(c1, c_ref)
 
 
-@pytest.mark.parametrize("shape", SHAPES, ids=str)
-@pytest.mark.parametrize("go_backwards", [False, True])
+# Each shape once, reversed or not (the masking tests below reverse too).
+@pytest.mark.parametrize(
+    "shape, go_backwards", list(zip(SHAPES, [False, True, False])), ids=str
+)
 def test_layer_sequences_and_states(variant, rng, shape, go_backwards):
     batch, time, dim, units = shape
     layer, weights = variant.built_layer(
@@ -112,9 +119,16 @@ def test_layer_sequences_and_states(variant, rng, shape, go_backwards):
     assert_close(c, ref_c)
 
 
-@pytest.mark.parametrize("padding", ["right", "left", "random"])
-@pytest.mark.parametrize("go_backwards", [False, True])
-@pytest.mark.parametrize("zero_output_for_mask", [False, True])
+# Every pair of (padding, go_backwards, zero_output_for_mask) values occurs.
+@pytest.mark.parametrize(
+    "padding, go_backwards, zero_output_for_mask",
+    [
+        ("right", False, False), ("right", True, True),
+        ("left", False, True), ("left", True, False),
+        ("random", False, False), ("random", True, True),
+    ],
+    ids=str,
+)
 def test_layer_masking(variant, rng, padding, go_backwards, zero_output_for_mask):
     batch, time, dim, units = 4, 6, 3, 5
     lengths = np.array([6, 3, 1, 4])
@@ -154,7 +168,8 @@ def test_embedding_mask_zero_reaches_the_layer(variant, rng):
 def test_initial_state(variant, rng):
     layer, weights = variant.built_layer(rng, 3, 4, return_state=True)
     x = rng.normal(size=(2, 5, 3))
-    h0, c0 = rng.normal(size=(2, 4)), rng.normal(size=(2, 4))
+    h0 = rng.normal(size=(2, variant.output_size(4)))
+    c0 = rng.normal(size=(2, 4))
     out, h, c = layer(
         x.astype("float32"),
         initial_state=[h0.astype("float32"), c0.astype("float32")],
@@ -193,7 +208,7 @@ def test_cells_stacked(variant, rng):
     rnn = keras.layers.RNN(keras.layers.StackedRNNCells(cells))
     rnn.build((None, None, 3))
     first = variant.random_weights(rng, 3, 4)
-    second = variant.random_weights(rng, 4, 2)
+    second = variant.random_weights(rng, variant.output_size(4), 2)
     variant.set_weights(cells[0], first)
     variant.set_weights(cells[1], second)
     x = rng.normal(size=(2, 5, 3))

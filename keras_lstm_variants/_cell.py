@@ -1,0 +1,570 @@
+"""The cell that every variant subclasses: arguments, weights, one step.
+
+`LSTMCellBase` owns the arguments of `keras.layers.LSTMCell`, the weights of
+the gates (`kernel`, `recurrent_kernel`, `bias`), the dropout masks, the
+initial state and the config, and the options that combine with every
+variant: a projection of the output (LSTMP) with its clipping, clipping of
+the carry, and zoneout. A variant subclasses it, names its gates, adds its
+own weights in `_build_variant` and writes its equations in `_carry` and
+`_hidden` (and, if it transforms the projections x W and h U, in
+`_input_part` / `_step`). The loop over a sequence is `_layer.py`'s.
+"""
+
+import inspect
+import math
+import numbers
+
+import keras
+from keras import activations
+from keras import constraints
+from keras import initializers
+from keras import ops
+from keras import regularizers
+
+from keras_lstm_variants._keras_internal import DropoutRNNCell
+
+PACKAGE = "keras_lstm_variants"
+
+
+def serializable(cls):
+    """Registers a public class under the package's name for `.keras` files."""
+    return keras.saving.register_keras_serializable(package=PACKAGE)(cls)
+
+
+class ArgumentError(ValueError, TypeError):
+    """A constructor argument of the wrong type: a `ValueError`, as every
+    bad argument here, and a `TypeError`, as 0.1.0 raised for these."""
+
+
+def check_positive_int(name, value):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ArgumentError(
+            f"Argument `{name}` must be a positive integer. "
+            f"Received: {name}={value!r} of type {type(value).__name__}."
+        )
+    if value <= 0:
+        raise ValueError(
+            f"Argument `{name}` must be a positive integer. "
+            f"Received: {name}={value!r}."
+        )
+    return int(value)
+
+
+def check_rate(name, value):
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, numbers.Real)
+        or not 0.0 <= value <= 1.0
+    ):
+        raise ValueError(
+            f"Argument `{name}` must be a float in [0, 1]. "
+            f"Received: {name}={value!r}."
+        )
+    return float(value)
+
+
+def check_clip(name, value):
+    """A clipping bound: None (off) or a positive number."""
+    if value is None:
+        return None
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, numbers.Real)
+        or math.isnan(value)
+        or value <= 0
+    ):
+        raise ValueError(
+            f"Argument `{name}` must be None (no clipping) or a positive "
+            f"float. Received: {name}={value!r}."
+        )
+    return float(value)
+
+
+# What `keras.Layer.get_config` adds to the constructor arguments.
+_LAYER_CONFIG_KEYS = ("name", "trainable", "dtype")
+
+
+def checked_config(cls, config, argument_names):
+    """Names what a config to `from_config` lacks, or has that we do not take.
+
+    A key missing from an otherwise valid config takes its default (configs
+    saved before an argument existed still load); only `units` is required.
+    """
+    if not isinstance(config, dict):
+        raise TypeError(
+            f"{cls.__name__}.from_config expects a dict. "
+            f"Received: config of type {type(config).__name__}."
+        )
+    if "units" not in config:
+        raise ValueError(
+            f"{cls.__name__}.from_config: the config has no `units`, the one "
+            f"required argument. Received: config keys={sorted(config)}."
+        )
+    unknown = sorted(set(config) - set(argument_names) - set(_LAYER_CONFIG_KEYS))
+    if unknown:
+        raise ValueError(
+            f"{cls.__name__}.from_config: unknown config key(s) {unknown}; "
+            "was the config written by a newer release, or edited? Received: "
+            + ", ".join(f"{key}={config[key]!r}" for key in unknown)
+            + "."
+        )
+    return config
+
+
+def _zoneout(keep, previous, new):
+    """`keep * previous + (1 - keep) * new`: exactly `previous` or `new` for
+    a 0/1 draw (training), the expectation for a rate (inference)."""
+    return keep * previous + (1.0 - keep) * new
+
+
+class LSTMCellBase(keras.Layer, DropoutRNNCell):
+    """Base of every cell: the arguments and weights of `keras.layers.LSTMCell`.
+
+    Subclasses set `gates`, the order of the gate blocks in `kernel`,
+    `recurrent_kernel` and `bias`, and implement `_carry(z, c_tm1)`, the new
+    carry from the gate pre-activations and the previous carry, and
+    `_hidden(z, c)`, the output from the pre-activations and the new carry
+    (clipped by `cell_clip` in between). The base then projects and clips
+    the output and applies zoneout (`_finish_step`).
+    """
+
+    gates = ("i", "f", "c", "o")
+
+    def __init__(
+        self,
+        units,
+        activation="tanh",
+        recurrent_activation="sigmoid",
+        use_bias=True,
+        kernel_initializer="glorot_uniform",
+        recurrent_initializer="orthogonal",
+        bias_initializer="zeros",
+        unit_forget_bias=True,
+        kernel_regularizer=None,
+        recurrent_regularizer=None,
+        bias_regularizer=None,
+        kernel_constraint=None,
+        recurrent_constraint=None,
+        bias_constraint=None,
+        dropout=0.0,
+        recurrent_dropout=0.0,
+        seed=None,
+        implementation=2,
+        projection_units=None,
+        projection_initializer="glorot_uniform",
+        projection_regularizer=None,
+        projection_constraint=None,
+        cell_clip=None,
+        projection_clip=None,
+        cell_zoneout=0.0,
+        output_zoneout=0.0,
+        **kwargs,
+    ):
+        units = check_positive_int("units", units)
+        dropout = check_rate("dropout", dropout)
+        recurrent_dropout = check_rate("recurrent_dropout", recurrent_dropout)
+        if implementation not in (1, 2):
+            raise ValueError(
+                "Argument `implementation` must be 1 (one dropout mask per "
+                "gate) or 2 (one mask for all gates). "
+                f"Received: implementation={implementation!r}."
+            )
+        if projection_units is not None:
+            projection_units = check_positive_int(
+                "projection_units", projection_units
+            )
+        cell_clip = check_clip("cell_clip", cell_clip)
+        projection_clip = check_clip("projection_clip", projection_clip)
+        if projection_clip is not None and projection_units is None:
+            raise ValueError(
+                "Argument `projection_clip` clips the projected output and "
+                "needs `projection_units`. Received: "
+                f"projection_clip={projection_clip!r}, projection_units=None."
+            )
+        cell_zoneout = check_rate("cell_zoneout", cell_zoneout)
+        output_zoneout = check_rate("output_zoneout", output_zoneout)
+        super().__init__(**kwargs)
+        self.units = units
+        self.activation = activations.get(activation)
+        self.recurrent_activation = activations.get(recurrent_activation)
+        self.use_bias = bool(use_bias)
+
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.recurrent_initializer = initializers.get(recurrent_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        self.unit_forget_bias = bool(unit_forget_bias)
+
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.recurrent_regularizer = regularizers.get(recurrent_regularizer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
+
+        self.kernel_constraint = constraints.get(kernel_constraint)
+        self.recurrent_constraint = constraints.get(recurrent_constraint)
+        self.bias_constraint = constraints.get(bias_constraint)
+
+        self.dropout = dropout
+        self.recurrent_dropout = recurrent_dropout
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed=seed)
+        # As in keras.layers.LSTMCell: recurrent dropout uses one mask per
+        # gate (Gal & Ghahramani 2016), and so does input dropout then.
+        self.implementation = 1 if recurrent_dropout else implementation
+        if self.implementation == 1:
+            self.dropout_mask_count = len(self.gates)
+
+        self.projection_units = projection_units
+        self.projection_initializer = initializers.get(projection_initializer)
+        self.projection_regularizer = regularizers.get(projection_regularizer)
+        self.projection_constraint = constraints.get(projection_constraint)
+        self.cell_clip = cell_clip
+        self.projection_clip = projection_clip
+        self.cell_zoneout = cell_zoneout
+        self.output_zoneout = output_zoneout
+
+        self.output_size = projection_units or units
+        self.state_size = [self.output_size, units]
+
+    @property
+    def _has_zoneout(self):
+        """Whether either zoneout rate is above zero."""
+        return self.cell_zoneout > 0.0 or self.output_zoneout > 0.0
+
+    @property
+    def _is_standard_step(self):
+        """Whether the step is exactly `keras.layers.LSTMCell`'s, up to the
+        variant's own equations: no projection, clipping or zoneout (what a
+        fused LSTM kernel such as cuDNN computes)."""
+        return (
+            self.projection_units is None
+            and self.cell_clip is None
+            and not self._has_zoneout
+        )
+
+    @classmethod
+    def argument_names(cls):
+        """Every constructor argument of the cell, from all its classes."""
+        names = []
+        for klass in reversed(cls.__mro__):
+            if not issubclass(klass, LSTMCellBase):
+                continue
+            for parameter in inspect.signature(klass.__init__).parameters:
+                if parameter not in ("self", "kwargs") and parameter not in names:
+                    names.append(parameter)
+        return names
+
+    @classmethod
+    def from_config(cls, config):
+        checked_config(cls, config, cls.argument_names())
+        return super().from_config(config)
+
+    def build(self, input_shape):
+        if len(input_shape) != 2 or input_shape[-1] is None:
+            raise ValueError(
+                f"{type(self).__name__} expects `inputs` of shape "
+                "(batch, features) with a known number of features. "
+                f"Received: inputs.shape={tuple(input_shape)}."
+            )
+        width = len(self.gates) * self.units
+        self.kernel = self.add_weight(
+            shape=(input_shape[-1], width),
+            name="kernel",
+            initializer=self.kernel_initializer,
+            regularizer=self.kernel_regularizer,
+            constraint=self.kernel_constraint,
+        )
+        self.recurrent_kernel = self.add_weight(
+            shape=(self.output_size, width),
+            name="recurrent_kernel",
+            initializer=self.recurrent_initializer,
+            regularizer=self.recurrent_regularizer,
+            constraint=self.recurrent_constraint,
+        )
+        self.bias = None
+        if self.use_bias:
+            self.bias = self.add_weight(
+                shape=(width,),
+                name="bias",
+                initializer=self._bias_initializer_with_forget_bias(),
+                regularizer=self.bias_regularizer,
+                constraint=self.bias_constraint,
+            )
+        self._build_variant(input_shape)
+        # Last, so that the layouts without projection are those of 0.1.0.
+        self.projection_kernel = None
+        if self.projection_units is not None:
+            self.projection_kernel = self.add_weight(
+                shape=(self.units, self.projection_units),
+                name="projection_kernel",
+                initializer=self.projection_initializer,
+                regularizer=self.projection_regularizer,
+                constraint=self.projection_constraint,
+            )
+
+    def _build_variant(self, input_shape):
+        """Creates the variant's own weights, after the gates' weights and
+        before the projection; none by default."""
+
+    def _bias_initializer_with_forget_bias(self):
+        if not self.unit_forget_bias:
+            return self.bias_initializer
+
+        def initializer(shape, dtype=None):
+            return ops.concatenate(
+                [
+                    ops.ones((self.units,), dtype=dtype)
+                    if gate == "f"
+                    else self.bias_initializer((self.units,), dtype=dtype)
+                    for gate in self.gates
+                ]
+            )
+
+        return initializer
+
+    def call(self, inputs, states, training=False):
+        h_tm1, c_tm1 = self._checked_states(states)
+        dp_mask = rec_dp_mask = None
+        if training and 0.0 < self.dropout < 1.0:
+            dp_mask = self.get_dropout_mask(inputs)
+        if training and 0.0 < self.recurrent_dropout < 1.0:
+            rec_dp_mask = self.get_recurrent_dropout_mask(h_tm1)
+        if training and self._has_zoneout and keras.backend.backend() == "jax":
+            raise ValueError(
+                f"{type(self).__name__}: zoneout draws a fresh mask at every "
+                "step, which a cell stepped by `keras.layers.RNN` cannot do "
+                "inside JAX's `lax.scan`. Use this package's layers (e.g. "
+                "`LSTM(..., cell_zoneout=...)`, in `Bidirectional` too), which "
+                "draw every step's masks before the loop. Received: "
+                f"cell_zoneout={self.cell_zoneout}, "
+                f"output_zoneout={self.output_zoneout}, training=True."
+            )
+        zoneout = self._zoneout_keep(
+            ops.shape(inputs)[0], training, self.seed_generator
+        )
+        return self._step(
+            self._input_part(inputs, dp_mask),
+            h_tm1,
+            c_tm1,
+            rec_dp_mask,
+            zoneout=zoneout,
+        )
+
+    def _zoneout_keep(self, batch_size, training, seed, steps=None):
+        """What zoneout keeps of the previous `(h, c)` at a step.
+
+        In training, fresh Bernoulli draws, 1 where a unit keeps its previous
+        value, of shapes `(batch, output_size)` and `(batch, units)` (with
+        `steps`: one draw per step, `(steps, batch, ...)`); at inference the
+        rates themselves, the draws' expectation. `None` for a rate of zero.
+        """
+        keep = []
+        for rate, size in (
+            (self.output_zoneout, self.output_size),
+            (self.cell_zoneout, self.units),
+        ):
+            if rate == 0.0:
+                keep.append(None)
+            elif not training:
+                keep.append(rate)
+            else:
+                shape = (batch_size, size) if steps is None else (
+                    steps, batch_size, size
+                )
+                draw = keras.random.uniform(shape, seed=seed)
+                keep.append(ops.cast(draw < rate, self.compute_dtype))
+        return tuple(keep)
+
+    def _sequence_kernels(self, dp_mask, rec_dp_mask):
+        """Kernels that a layer derives from the weights once per sequence,
+        outside its loop, for `_input_part` and `_step`.
+
+        `(kernel, recurrent_kernel)`, each None (use the weight itself) unless
+        a variant transforms it (`LayerNormLSTMCell` centres them). A cell
+        stepped on its own (`call`) passes None.
+        """
+        return None, None
+
+    def _input_part(self, inputs, dp_mask=None, kernel=None):
+        """What the gate pre-activations owe to the input alone: x W + b.
+
+        `inputs` may have any leading axes, so that a layer computes this
+        for all time steps at once, outside its loop. `kernel`: the first of
+        `_sequence_kernels`.
+        """
+        if kernel is None:
+            kernel = self.kernel
+        z = self._project(inputs, kernel, dp_mask)
+        return ops.add(z, self.bias) if self.use_bias else z
+
+    def _step(
+        self,
+        x_part,
+        h_tm1,
+        c_tm1,
+        rec_dp_mask=None,
+        recurrent_kernel=None,
+        zoneout=(None, None),
+    ):
+        """One time step from the input part; returns `(h, [h, c])`.
+        `recurrent_kernel`: the second of `_sequence_kernels`; `zoneout`:
+        `_zoneout_keep`'s pair for this step."""
+        if recurrent_kernel is None:
+            recurrent_kernel = self.recurrent_kernel
+        h_part = self._project(h_tm1, recurrent_kernel, rec_dp_mask)
+        return self._finish_step(ops.add(x_part, h_part), h_tm1, c_tm1, zoneout)
+
+    def _finish_step(self, z, h_tm1, c_tm1, zoneout=(None, None)):
+        """The step from the summed pre-activations: the variant's `_carry`,
+        `cell_clip`, the variant's `_hidden`, the projection and
+        `projection_clip`, then zoneout."""
+        z = ops.split(z, len(self.gates), axis=-1)
+        c = self._carry(z, c_tm1)
+        if self.cell_clip is not None:
+            c = ops.clip(c, -self.cell_clip, self.cell_clip)
+        h = self._hidden(z, c)
+        if self.projection_kernel is not None:
+            h = ops.matmul(h, self.projection_kernel)
+            if self.projection_clip is not None:
+                h = ops.clip(h, -self.projection_clip, self.projection_clip)
+        keep_h, keep_c = zoneout
+        if keep_h is not None:
+            h = _zoneout(keep_h, h_tm1, h)
+        if keep_c is not None:
+            c = _zoneout(keep_c, c_tm1, c)
+        return h, [h, c]
+
+    def _can_fuse(self, dp_mask, rec_dp_mask):
+        """Whether `_fused_step` computes this cell's step."""
+        return (
+            type(self)._input_part is LSTMCellBase._input_part
+            and type(self)._step is LSTMCellBase._step
+            and type(self)._sequence_kernels is LSTMCellBase._sequence_kernels
+            and not isinstance(dp_mask, (list, tuple))
+            and not isinstance(rec_dp_mask, (list, tuple))
+        )
+
+    def _fused_step(
+        self,
+        fused_kernel,
+        x_t,
+        h_tm1,
+        c_tm1,
+        dp_mask,
+        rec_mask,
+        zoneout=(None, None),
+    ):
+        """`_step` with one matmul: [x_t, h_{t-1}] @ [W; U] + b.
+
+        `fused_kernel` is `kernel` stacked on `recurrent_kernel`, made once
+        per sequence by the layer. Only for cells whose pre-activations are
+        x W + h U + b, with at most one dropout mask per input.
+        """
+        h_in = h_tm1 if rec_mask is None else h_tm1 * rec_mask
+        if dp_mask is not None:
+            x_t = x_t * dp_mask
+        z = ops.matmul(ops.concatenate([x_t, h_in], axis=-1), fused_kernel)
+        if self.use_bias:
+            z = ops.add(z, self.bias)
+        return self._finish_step(z, h_tm1, c_tm1, zoneout)
+
+    def _project(self, x, kernel, mask):
+        if mask is None:
+            return ops.matmul(x, kernel)
+        if isinstance(mask, (list, tuple)):
+            blocks = ops.split(kernel, len(self.gates), axis=1)
+            return ops.concatenate(
+                [ops.matmul(x * m, k) for m, k in zip(mask, blocks)], axis=-1
+            )
+        return ops.matmul(x * mask, kernel)
+
+    def _carry(self, z, c_tm1):
+        """The new carry from the gates' pre-activations `z` (one tensor per
+        gate, in `gates` order) and the previous carry."""
+        raise NotImplementedError(
+            f"{type(self).__name__} must define `_carry(z, c_tm1)`."
+        )
+
+    def _hidden(self, z, c):
+        """The output from the gates' pre-activations and the new carry
+        (clipped), before any projection."""
+        raise NotImplementedError(
+            f"{type(self).__name__} must define `_hidden(z, c)`."
+        )
+
+    def _checked_states(self, states):
+        if not isinstance(states, (list, tuple)) or len(states) != 2:
+            count = len(states) if isinstance(states, (list, tuple)) else 1
+            raise ValueError(
+                f"{type(self).__name__} expects `states` to be a list of 2 "
+                f"tensors [h, c]. Received: {count} state(s)."
+            )
+        h_tm1, c_tm1 = states
+        for name, state, size in (
+            ("h", h_tm1, self.output_size),
+            ("c", c_tm1, self.units),
+        ):
+            shape = tuple(state.shape)
+            if len(shape) != 2 or shape[-1] not in (None, size):
+                raise ValueError(
+                    f"{type(self).__name__} expects `states` [h, c] of shapes "
+                    f"(batch, {self.output_size}) and (batch, {self.units}). "
+                    f"Received: {name}.shape={shape}."
+                )
+        return h_tm1, c_tm1
+
+    def get_initial_state(self, batch_size=None):
+        return [
+            ops.zeros((batch_size, size), dtype=self.compute_dtype)
+            for size in self.state_size
+        ]
+
+    def _argument_config(self):
+        """Every constructor argument, serialised; subclasses extend it."""
+        return {
+            "units": self.units,
+            "activation": activations.serialize(self.activation),
+            "recurrent_activation": activations.serialize(
+                self.recurrent_activation
+            ),
+            "use_bias": self.use_bias,
+            "kernel_initializer": initializers.serialize(
+                self.kernel_initializer
+            ),
+            "recurrent_initializer": initializers.serialize(
+                self.recurrent_initializer
+            ),
+            "bias_initializer": initializers.serialize(self.bias_initializer),
+            "unit_forget_bias": self.unit_forget_bias,
+            "kernel_regularizer": regularizers.serialize(
+                self.kernel_regularizer
+            ),
+            "recurrent_regularizer": regularizers.serialize(
+                self.recurrent_regularizer
+            ),
+            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
+            "kernel_constraint": constraints.serialize(self.kernel_constraint),
+            "recurrent_constraint": constraints.serialize(
+                self.recurrent_constraint
+            ),
+            "bias_constraint": constraints.serialize(self.bias_constraint),
+            "dropout": self.dropout,
+            "recurrent_dropout": self.recurrent_dropout,
+            "seed": self.seed,
+            "implementation": self.implementation,
+            "projection_units": self.projection_units,
+            "projection_initializer": initializers.serialize(
+                self.projection_initializer
+            ),
+            "projection_regularizer": regularizers.serialize(
+                self.projection_regularizer
+            ),
+            "projection_constraint": constraints.serialize(
+                self.projection_constraint
+            ),
+            "cell_clip": self.cell_clip,
+            "projection_clip": self.projection_clip,
+            "cell_zoneout": self.cell_zoneout,
+            "output_zoneout": self.output_zoneout,
+        }
+
+    def get_config(self):
+        return {**super().get_config(), **self._argument_config()}

@@ -1,0 +1,402 @@
+"""The layer that every variant's layer subclasses, and its loop over time.
+
+`LSTMLayerBase` is a `keras.layers.RNN` that builds its cell (a subclass of
+`_cell.LSTMCellBase`) from its own flat argument list, exactly as
+`keras.layers.LSTM` does; a variant layer only names its cell class. Its
+loop (`_sequence_loop`) knows nothing of any one variant: it computes the
+gate pre-activations as `LOOP_STRATEGY` says is fastest where it runs, and
+hands the rest of each step to the cell.
+"""
+
+import inspect
+import re
+
+import keras
+from keras import ops
+from keras import regularizers
+
+from keras_lstm_variants._cell import LSTMCellBase
+from keras_lstm_variants._cell import checked_config
+from keras_lstm_variants._keras_internal import backend_rnn
+from keras_lstm_variants._tensorflow import in_xla_context
+
+# How the layers' loop computes the gate pre-activations:
+#   "fused": one matmul per step, [x_t, h_{t-1}] @ [W; U] (cells whose
+#            pre-activations are x W + h U + b; others run "step"),
+#   "step":  x_t W and h_{t-1} U per step, as keras.layers.LSTMCell does,
+#   "hoist": x W (+ b, and LN-LSTM's LN_x) for all steps in one large matmul
+#            before the loop, then h_{t-1} U per step.
+# Chosen by measurement (benchmarks/bench_layers.py --ablation; figures in
+# benchmarks/RESULTS.md), per way the loop runs: "xla" is any loop XLA
+# compiles (JAX always, TensorFlow under jit_compile=True), "tensorflow" is
+# TensorFlow's graph executor without XLA, "torch" eager PyTorch.
+LOOP_STRATEGY = {"xla": "fused", "tensorflow": "step", "torch": "step"}
+LOOP_STRATEGIES = ("fused", "step", "hoist")
+
+# Under XLA, "fused" pays only while the stacked kernel [W; U] is small: past
+# this many elements, per backend (the XLA of jaxlib and of TensorFlow
+# differ), the two matmuls of "step" train faster, and the loop runs those.
+FUSED_KERNEL_LIMIT = {"jax": 2**18, "tensorflow": 2**20}
+
+
+def loop_context():
+    """How the loop being built now will run: "xla" (JAX, or TensorFlow
+    under XLA), "tensorflow" (its graph executor) or "torch"."""
+    backend = keras.backend.backend()
+    if backend == "jax" or backend == "tensorflow" and in_xla_context():
+        return "xla"
+    return backend
+
+
+def loop_strategy(fused_kernel_size):
+    """`LOOP_STRATEGY`'s choice for the loop being built now, for a cell
+    whose stacked kernel [W; U] has `fused_kernel_size` elements
+    (`FUSED_KERNEL_LIMIT`)."""
+    strategy = LOOP_STRATEGY.get(loop_context(), "step")
+    limit = FUSED_KERNEL_LIMIT.get(keras.backend.backend(), 0)
+    if strategy == "fused" and fused_kernel_size > limit:
+        return "step"
+    return strategy
+
+
+def _snake_case(name):
+    name = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1_\2", name)
+    return re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name).lower()
+
+
+def _static_dim(shape, axis):
+    return None if shape is None or len(shape) == 0 else shape[axis]
+
+
+class LSTMLayerBase(keras.layers.RNN):
+    """Base of every layer: a `keras.layers.RNN` over one of our cells.
+
+    The layer takes the cell's arguments flat, like `keras.layers.LSTM`, and
+    exposes each of them as a read-only property. Subclasses set
+    `cell_class`.
+    """
+
+    cell_class = LSTMCellBase
+    has_fused_kernel = False  # whether `_fused_inner_loop` can ever run
+    _loop_strategy = None  # None: LOOP_STRATEGY's choice; set by benchmarks
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        for name in cls.cell_class.argument_names():
+            if not hasattr(cls, name):
+                setattr(cls, name, _cell_property(name))
+
+    def __init__(
+        self,
+        units,
+        return_sequences=False,
+        return_state=False,
+        go_backwards=False,
+        stateful=False,
+        unroll=False,
+        zero_output_for_mask=False,
+        use_cudnn="auto",
+        activity_regularizer=None,
+        **kwargs,
+    ):
+        if use_cudnn not in ("auto", True, False):
+            raise ValueError(
+                "Argument `use_cudnn` must be one of 'auto', True, False. "
+                f"Received: use_cudnn={use_cudnn!r}."
+            )
+        if use_cudnn is True and not self.has_fused_kernel:
+            raise ValueError(
+                f"{type(self).__name__} has no cuDNN kernel: cuDNN computes "
+                "only the standard LSTM. Received: use_cudnn=True; pass "
+                "'auto' or False."
+            )
+        cell_arguments = {
+            name: kwargs.pop(name)
+            for name in self.cell_class.argument_names()
+            if name in kwargs
+        }
+        cell = self.cell_class(
+            units,
+            dtype=kwargs.get("dtype"),
+            trainable=kwargs.get("trainable", True),
+            name=_snake_case(self.cell_class.__name__),
+            **cell_arguments,
+        )
+        if use_cudnn is True and not cell._is_standard_step:
+            raise ValueError(
+                "A fused LSTM kernel (cuDNN) computes neither a projection, "
+                "nor clipping, nor zoneout. Received: use_cudnn=True with "
+                f"projection_units={cell.projection_units!r}, "
+                f"cell_clip={cell.cell_clip!r}, "
+                f"cell_zoneout={cell.cell_zoneout!r}, "
+                f"output_zoneout={cell.output_zoneout!r}; pass 'auto' or "
+                "False."
+            )
+        super().__init__(
+            cell,
+            return_sequences=return_sequences,
+            return_state=return_state,
+            go_backwards=go_backwards,
+            stateful=stateful,
+            unroll=unroll,
+            zero_output_for_mask=zero_output_for_mask,
+            activity_regularizer=activity_regularizer,
+            **kwargs,
+        )
+        self.use_cudnn = use_cudnn
+
+    def build(self, sequences_shape, initial_state_shape=None):
+        if len(sequences_shape) != 3 or sequences_shape[-1] is None:
+            raise ValueError(
+                f"{type(self).__name__} expects `inputs` of shape "
+                "(batch, timesteps, features) with a known number of "
+                f"features. Received: inputs.shape={tuple(sequences_shape)}."
+            )
+        super().build(sequences_shape, initial_state_shape)
+
+    def call(self, sequences, initial_state=None, mask=None, training=False):
+        if mask is not None:
+            self._check_mask(sequences, mask)
+        if initial_state is not None:
+            initial_state = self._checked_initial_state(
+                sequences, initial_state
+            )
+        return super().call(
+            sequences, initial_state=initial_state, mask=mask, training=training
+        )
+
+    def inner_loop(self, sequences, initial_state, mask, training=False):
+        if isinstance(mask, (list, tuple)):
+            mask = mask[0]
+        if self.use_cudnn and self.has_fused_kernel:
+            try:
+                return self._fused_inner_loop(
+                    sequences, initial_state, mask, training
+                )
+            except NotImplementedError:
+                if self.use_cudnn is True:
+                    raise ValueError(
+                        "use_cudnn=True, but the backend's fused kernel "
+                        "cannot run this configuration here (it needs a GPU, "
+                        "tanh/sigmoid, use_bias, no recurrent dropout, no "
+                        "unroll and a right-padded mask). Pass "
+                        "use_cudnn='auto' to fall back to the loop."
+                    ) from None
+        return self._sequence_loop(sequences, initial_state, mask, training)
+
+    def _sequence_loop(self, sequences, initial_state, mask, training):
+        """The portable loop over time, in `keras.ops` and `backend.rnn`.
+
+        The data run time-major, so that each step reads one contiguous
+        `(batch, features)` slab; each step computes the gate
+        pre-activations as `LOOP_STRATEGY` says is fastest where the loop
+        runs, then the cell's `_finish_step`. Zoneout's draws for every step
+        are made here, before the loop, and travel with the inputs (a loop
+        body that drew them would hold random state, which JAX's `lax.scan`
+        cannot).
+        """
+        cell = self.cell
+        dp_mask = rec_dp_mask = None
+        if training and 0.0 < cell.dropout < 1.0:
+            dp_mask = cell.get_dropout_mask(sequences[:, 0, :])
+        if training and 0.0 < cell.recurrent_dropout < 1.0:
+            rec_dp_mask = cell.get_recurrent_dropout_mask(initial_state[0])
+        inputs = ops.transpose(sequences, (1, 0, 2))
+        if mask is not None:
+            mask = ops.transpose(mask, (1, 0))
+        if self.go_backwards:
+            # Reversed here rather than by the backend: the torch backend's
+            # unrolled loop fails on a reversed mask (Keras 3.15).
+            inputs = ops.flip(inputs, axis=0)
+            mask = None if mask is None else ops.flip(mask, axis=0)
+        kernel_rows = cell.kernel.shape[0] + cell.recurrent_kernel.shape[0]
+        strategy = self._loop_strategy or loop_strategy(
+            kernel_rows * cell.kernel.shape[1]
+        )
+        if strategy == "fused" and not cell._can_fuse(dp_mask, rec_dp_mask):
+            strategy = "step"
+        if strategy == "fused":
+            fused_kernel = ops.concatenate(
+                [cell.kernel, cell.recurrent_kernel], axis=0
+            )
+        else:
+            kernel, recurrent_kernel = cell._sequence_kernels(
+                dp_mask, rec_dp_mask
+            )
+        if strategy == "hoist":
+            inputs = cell._input_part(inputs, dp_mask, kernel)
+        inputs, split_zoneout = _with_zoneout_draws(
+            cell, inputs, training, ops.shape(sequences)[0]
+        )
+        copy_states = keras.backend.backend() == "torch" and self.stateful
+
+        def step(x_t, states):
+            if copy_states:  # torch autograd forbids in-place updates
+                states = [ops.copy(state) for state in states]
+            h_tm1, c_tm1 = states[0], states[1]
+            x_t, zoneout = split_zoneout(x_t)
+            if strategy == "fused":
+                return cell._fused_step(
+                    fused_kernel, x_t, h_tm1, c_tm1, dp_mask, rec_dp_mask,
+                    zoneout,
+                )
+            if strategy == "step":
+                x_t = cell._input_part(x_t, dp_mask, kernel)
+            return cell._step(
+                x_t, h_tm1, c_tm1, rec_dp_mask, recurrent_kernel, zoneout
+            )
+
+        last_output, outputs, states = backend_rnn(
+            step,
+            inputs,
+            list(initial_state),
+            go_backwards=False,
+            mask=mask,
+            unroll=self.unroll,
+            input_length=sequences.shape[1],
+            time_major=True,
+            zero_output_for_mask=self.zero_output_for_mask,
+            return_all_outputs=self.return_sequences,
+        )
+        if mask is not None:
+            last_output, outputs = _masked_outputs(
+                mask, last_output, outputs, self.return_sequences,
+                self.zero_output_for_mask,
+            )
+        return last_output, ops.transpose(outputs, (1, 0, 2)), states
+
+    def _fused_inner_loop(self, sequences, initial_state, mask, training):
+        """Runs the whole sequence in one fused backend kernel.
+
+        Raises `NotImplementedError` where the kernel does not apply; the
+        portable loop then runs instead.
+        """
+        raise NotImplementedError
+
+    def _check_mask(self, sequences, mask):
+        masks = mask if isinstance(mask, (list, tuple)) else [mask]
+        expected = tuple(sequences.shape[:2])
+        for m in masks:
+            if m is None:
+                continue
+            shape = tuple(m.shape)
+            if len(shape) != 2 or any(
+                None not in (want, got) and want != got
+                for want, got in zip(expected, shape)
+            ):
+                raise ValueError(
+                    f"{type(self).__name__} expects `mask` of shape "
+                    f"(batch, timesteps) = {expected}, one boolean per input "
+                    f"step. Received: mask.shape={shape}."
+                )
+
+    def _checked_initial_state(self, sequences, initial_state):
+        states = (
+            list(initial_state)
+            if isinstance(initial_state, (list, tuple))
+            else [initial_state]
+        )
+        if len(states) != len(self.state_size):
+            raise ValueError(
+                f"{type(self).__name__} expects `initial_state` to be a list "
+                f"of {len(self.state_size)} tensors [h, c]. "
+                f"Received: {len(states)} tensor(s)."
+            )
+        batch = _static_dim(sequences.shape, 0)
+        for name, state, size in zip(("h", "c"), states, self.state_size):
+            shape = tuple(ops.shape(state))
+            if (
+                len(shape) != 2
+                or shape[1] != size
+                or None not in (batch, shape[0]) and shape[0] != batch
+            ):
+                raise ValueError(
+                    f"{type(self).__name__} expects each `initial_state` "
+                    f"tensor to have shape ({batch}, {size}). "
+                    f"Received: {name}.shape={shape}."
+                )
+        return states
+
+    def get_config(self):
+        config = super().get_config()
+        del config["cell"]
+        return {
+            **config,
+            **self.cell._argument_config(),
+            "use_cudnn": self.use_cudnn,
+            "activity_regularizer": regularizers.serialize(
+                self.activity_regularizer
+            ),
+        }
+
+    @classmethod
+    def argument_names(cls):
+        """Every constructor argument of the layer, its cell's included."""
+        own = [
+            name
+            for name in inspect.signature(LSTMLayerBase.__init__).parameters
+            if name not in ("self", "kwargs")
+        ]
+        return own + [
+            name for name in cls.cell_class.argument_names() if name not in own
+        ]
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**checked_config(cls, config, cls.argument_names()))
+
+
+def _with_zoneout_draws(cell, inputs, training, batch_size):
+    """`inputs` (time-major) with zoneout's per-step draws appended to each
+    step's features, and the function that splits a step's slab back into
+    `(x_t, (keep_h, keep_c))`. At inference, or without zoneout, the inputs
+    are unchanged and the pair holds the rates (or None)."""
+    keep = cell._zoneout_keep(
+        batch_size, training, cell.seed_generator, steps=ops.shape(inputs)[0]
+    )
+    draws = [k for k in keep if k is not None and not isinstance(k, float)]
+    if not draws:
+        return inputs, lambda x_t: (x_t, keep)
+    width = inputs.shape[-1]
+    inputs = ops.concatenate(
+        [inputs] + [ops.cast(d, inputs.dtype) for d in draws], axis=-1
+    )
+    sizes = [cell.output_size, cell.units]
+
+    def split(x_t):
+        pair, start = [], width
+        for k, size in zip(keep, sizes):
+            if k is None or isinstance(k, float):
+                pair.append(k)
+            else:
+                pair.append(x_t[:, start:start + size])
+                start += size
+        return x_t[:, :width], tuple(pair)
+
+    return inputs, split
+
+
+def _masked_outputs(mask, last_output, outputs, all_outputs, zero_for_mask):
+    """Keras's masking semantics for outputs, the same on every backend.
+
+    A masked step outputs zeros with `zero_output_for_mask`, else repeats the
+    previous output, and zeros before a row's first unmasked step. The
+    backends' loops differ at the edges (JAX's outputs the initial `h`
+    before the first step, and its unrolled loop ignores
+    `zero_output_for_mask`); this is a no-op where they already agree.
+    `mask` and `outputs` are time-major.
+    """
+    keep = mask if zero_for_mask else ops.cumsum(ops.cast(mask, "int32"), 0) > 0
+    if all_outputs:
+        outputs = ops.where(keep[..., None], outputs, ops.zeros_like(outputs))
+    last_output = ops.where(
+        keep[-1][:, None], last_output, ops.zeros_like(last_output)
+    )
+    return last_output, outputs
+
+
+def _cell_property(name):
+    return property(
+        lambda self: getattr(self.cell, name),
+        doc=f"The cell's `{name}` (read-only).",
+    )
