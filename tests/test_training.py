@@ -3,15 +3,31 @@
 import keras
 import numpy as np
 import pytest
+from conftest import CORE_VARIANTS
+
+# The equations without the shared options (conftest.CORE_VARIANTS).
+TESTED_VARIANTS = CORE_VARIANTS
 
 DROPOUT = {"dropout": 0.2, "recurrent_dropout": 0.2, "seed": 3}
 
 # JAX without jit dispatches every op of every scan step from Python: minutes
-# per fit, and not how anyone trains on JAX. The other backends run both.
-JIT = [True] if keras.backend.backend() == "jax" else [False, True]
+# per fit, and not how anyone trains on JAX. TensorFlow trains each variant
+# one way, alternating (every variant's fit under XLA is also in
+# test_loop_strategies); torch both ways.
+_BACKEND = keras.backend.backend()
+FITS = [
+    (variant, jit)
+    for k, variant in enumerate(CORE_VARIANTS)
+    for jit in {"jax": [True], "tensorflow": [k % 2 == 0]}.get(
+        _BACKEND, [False, True]
+    )
+]
 
 
-@pytest.mark.parametrize("jit_compile", JIT, ids=lambda j: "jit" if j else "eager")
+@pytest.mark.parametrize(
+    "variant, jit_compile", FITS,
+    ids=[f"{v.name}-{'jit' if j else 'eager'}" for v, j in FITS],
+)
 def test_fit_reduces_the_loss(variant, rng, jit_compile):
     x = rng.normal(size=(32, 6, 3)).astype("float32")
     y = x[:, :2, :1].sum(axis=1)  # depends on early steps only
