@@ -52,6 +52,12 @@ _TFA_CELLS = {
 # Keras 2 layer keys that Keras 3 takes as they are, or ignores.
 _LAYER_KEYS = {"name", "trainable", "dtype"}
 _IGNORED_KEYS = {"implementation"}  # Keras 2's cuDNN-era switch; no effect
+# tf.compat.v1 LSTMCell options and our names for them.
+_COMPAT_V1_OPTIONS = {
+    "cell_clip": "cell_clip",
+    "num_proj": "projection_units",
+    "proj_clip": "projection_clip",
+}
 
 
 def from_tfa_config(class_name, config):
@@ -112,16 +118,13 @@ def from_compat_v1_config(config):
     """
     config = dict(config)
     unsupported = {}
-    renamed = {"num_proj": "projection_units", "proj_clip": "projection_clip"}
-    options = {
-        renamed.get(key, key): config.pop(key)
-        for key in ("cell_clip", "num_proj", "proj_clip")
-        if config.get(key) is not None
-    }
+    options = {}
+    for theirs, ours in _COMPAT_V1_OPTIONS.items():
+        value = config.pop(theirs, None)
+        if value is not None:
+            options[ours] = value
     if "projection_units" not in options:
         options.pop("projection_clip", None)
-    for key in ("cell_clip", "num_proj", "proj_clip"):
-        config.pop(key, None)
     for key in ("num_unit_shards", "num_proj_shards"):
         if config.pop(key, None) not in (None, 1):
             unsupported[key] = "sharded"
