@@ -201,7 +201,9 @@ def rng():
 @pytest.fixture(autouse=True)
 def _clear_session():
     yield
-    keras.backend.clear_session()
+    # Not free_memory: its gc.collect() took 0.2-0.5 s after every test,
+    # 5-7 minutes of each backend's run; Python's own collector still runs.
+    keras.backend.clear_session(free_memory=False)
 
 
 def assert_close(actual, expected, tol=1e-5):
