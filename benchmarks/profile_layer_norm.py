@@ -61,10 +61,10 @@ def variants():
                 return a
             return super()._layer_norm(a, norm, centred)
 
-        def _sequence_kernels(self, dp_mask, rec_dp_mask):
+        def sequence_kernels(self, dropout_mask, recurrent_dropout_mask):
             # An identity in place of LN of x W (h U) needs the raw kernel.
-            kernel, recurrent_kernel = super()._sequence_kernels(
-                dp_mask, rec_dp_mask
+            kernel, recurrent_kernel = super().sequence_kernels(
+                dropout_mask, recurrent_dropout_mask
             )
             if "kernel_norm" in self.skip:
                 kernel = None

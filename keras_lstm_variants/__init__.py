@@ -2,9 +2,19 @@
 
 Every class here is registered for serialisation under the package name
 `keras_lstm_variants`: import the package before `keras.saving.load_model`.
+`LSTMCellBase` and `LSTMLayerBase` are the public bases of a new variant;
+`search_space` builds Greff et al.'s variants by name.
 """
 
+from keras_lstm_variants import search_space
+from keras_lstm_variants._cell import LSTMCellBase
+from keras_lstm_variants._cell import VariantDefinitionError
+from keras_lstm_variants._layer import LSTMLayerBase
 from keras_lstm_variants.coupled_lstm import CoupledLSTM
+from keras_lstm_variants import search_space
+from keras_lstm_variants._cell import LSTMCellBase
+from keras_lstm_variants._cell import VariantDefinitionError
+from keras_lstm_variants._layer import LSTMLayerBase
 from keras_lstm_variants.coupled_lstm import CoupledLSTMCell
 from keras_lstm_variants.layer_norm_lstm import LayerNormLSTM
 from keras_lstm_variants.layer_norm_lstm import LayerNormLSTMCell
@@ -12,6 +22,18 @@ from keras_lstm_variants.lstm import LSTM
 from keras_lstm_variants.lstm import LSTMCell
 from keras_lstm_variants.peephole_lstm import PeepholeLSTM
 from keras_lstm_variants.peephole_lstm import PeepholeLSTMCell
+from keras_lstm_variants.search_space import FullGateRecurrenceLSTM
+from keras_lstm_variants.search_space import FullGateRecurrenceLSTMCell
+from keras_lstm_variants.search_space import NoForgetGateLSTM
+from keras_lstm_variants.search_space import NoForgetGateLSTMCell
+from keras_lstm_variants.search_space import NoInputActivationLSTM
+from keras_lstm_variants.search_space import NoInputActivationLSTMCell
+from keras_lstm_variants.search_space import NoInputGateLSTM
+from keras_lstm_variants.search_space import NoInputGateLSTMCell
+from keras_lstm_variants.search_space import NoOutputActivationLSTM
+from keras_lstm_variants.search_space import NoOutputActivationLSTMCell
+from keras_lstm_variants.search_space import NoOutputGateLSTM
+from keras_lstm_variants.search_space import NoOutputGateLSTMCell
 
 __version__ = "0.1.0"
 
@@ -24,4 +46,20 @@ __all__ = [
     "CoupledLSTMCell",
     "LayerNormLSTM",
     "LayerNormLSTMCell",
+    "NoInputGateLSTM",
+    "NoInputGateLSTMCell",
+    "NoForgetGateLSTM",
+    "NoForgetGateLSTMCell",
+    "NoOutputGateLSTM",
+    "NoOutputGateLSTMCell",
+    "NoInputActivationLSTM",
+    "NoInputActivationLSTMCell",
+    "NoOutputActivationLSTM",
+    "NoOutputActivationLSTMCell",
+    "FullGateRecurrenceLSTM",
+    "FullGateRecurrenceLSTMCell",
+    "search_space",
+    "LSTMCellBase",
+    "LSTMLayerBase",
+    "VariantDefinitionError",
 ]

@@ -4,10 +4,12 @@
 the gates (`kernel`, `recurrent_kernel`, `bias`), the dropout masks, the
 initial state and the config, and the options that combine with every
 variant: a projection of the output (LSTMP) with its clipping, clipping of
-the carry, and zoneout. A variant subclasses it, names its gates, adds its
-own weights in `_build_variant` and writes its equations in `_carry` and
-`_hidden` (and, if it transforms the projections x W and h U, in
-`_input_part` / `_step`). The loop over a sequence is `_layer.py`'s.
+the carry, and zoneout. A variant subclasses it by public names only: it
+sets `gates`, adds its own weights in `build_variant`, writes its equations
+in `carry` and `hidden`, and, where it needs them, transforms x W and h U
+(`input_part`, `recurrent_part`) or keeps state beyond `[h, c]`
+(`extra_state_sizes`, `gate_inputs`, `next_extra_states`). The loop over a
+sequence is `_layer.py`'s.
 """
 
 import inspect
@@ -34,6 +36,12 @@ def serializable(cls):
 class ArgumentError(ValueError, TypeError):
     """A constructor argument of the wrong type: a `ValueError`, as every
     bad argument here, and a `TypeError`, as 0.1.0 raised for these."""
+
+
+class VariantDefinitionError(TypeError, ValueError):
+    """A variant class that lacks what the base needs (its `gates`, its
+    `carry` or `hidden`, ...): raised when it is instantiated, as Python's
+    abstract classes do."""
 
 
 def check_positive_int(name, value):
@@ -117,18 +125,60 @@ def _zoneout(keep, previous, new):
     return keep * previous + (1.0 - keep) * new
 
 
+@serializable
 class LSTMCellBase(keras.Layer, DropoutRNNCell):
-    """Base of every cell: the arguments and weights of `keras.layers.LSTMCell`.
+    r"""The base of every cell, ours and yours: subclass it to write a variant.
 
-    Subclasses set `gates`, the order of the gate blocks in `kernel`,
-    `recurrent_kernel` and `bias`, and implement `_carry(z, c_tm1)`, the new
-    carry from the gate pre-activations and the previous carry, and
-    `_hidden(z, c)`, the output from the pre-activations and the new carry
-    (clipped by `cell_clip` in between). The base then projects and clips
-    the output and applies zoneout (`_finish_step`).
+    It owns every argument of `keras.layers.LSTMCell` and the options of
+    this package (projection, clipping, zoneout), the weights of the gates,
+    dropout, the initial state and the config. One step computes
+
+    $$
+    \begin{aligned}
+    z &= \mathrm{input\_part}(x_t) + \mathrm{recurrent\_part}(h_{t-1})
+       = x_t W + b + h_{t-1} U \\
+    c_t &= \mathrm{clip}(\mathrm{carry}(z, c_{t-1})) \\
+    h_t &= \mathrm{zoneout}(\mathrm{clip}(\mathrm{hidden}(z, c_t)\,
+       W_{proj}))
+    \end{aligned}
+    $$
+
+    where $z$ is split into one block of `units` per gate, and clipping,
+    projection and zoneout apply only where their arguments ask for them.
+    A variant is a subclass that defines, by these public names:
+
+    - `gates` (required): a tuple of gate names, the order of the blocks of
+      `kernel`, `recurrent_kernel` and `bias` (a gate named `"f"` gets the
+      forget bias of `unit_forget_bias`).
+    - `carry(z, c_tm1)` (required): the new carry from the pre-activations
+      `z` (a list, one `(batch, units)` tensor per gate) and the previous
+      carry.
+    - `hidden(z, c)` (required): the output from `z` and the new carry, before
+      any projection.
+    - `build_variant(input_shape)`: the variant's own weights (with
+      `self.add_weight`), created after the gates' and before the
+      projection's.
+    - `input_part` / `recurrent_part` / `sequence_kernels`: to transform
+      $x W$ or $h U$ (as `LayerNormLSTMCell` normalises them).
+    - `extra_state_sizes()`, `gate_inputs(z, extra_tm1)` and
+      `next_extra_states(z, c_tm1, c)`: state carried beyond `[h, c]` (as
+      Greff et al.'s full gate recurrence carries the gate activations).
+    - `__init__` and `get_config` for arguments of its own, as any Keras
+      layer: `get_config` returns `{**super().get_config(), ...}`.
+
+    The layer over such a cell is a subclass of `LSTMLayerBase` that sets
+    `cell_class`. The guide "Write your own variant" has a complete example.
+
+    Args:
+        units: Positive integer, the number of units of the carry (and of
+            the output without projection).
+        **kwargs: Every argument of `LSTMCell` (the base takes them all:
+            `activation`, the initializers, regularizers and constraints,
+            dropout, projection, clipping, zoneout, ...), and the base layer
+            arguments (`name`, `dtype`, `trainable`).
     """
 
-    gates = ("i", "f", "c", "o")
+    gates = None
 
     def __init__(
         self,
@@ -183,6 +233,7 @@ class LSTMCellBase(keras.Layer, DropoutRNNCell):
             )
         cell_zoneout = check_rate("cell_zoneout", cell_zoneout)
         output_zoneout = check_rate("output_zoneout", output_zoneout)
+        _check_variant_definition(type(self))
         super().__init__(**kwargs)
         self.units = units
         self.activation = activations.get(activation)
@@ -222,7 +273,17 @@ class LSTMCellBase(keras.Layer, DropoutRNNCell):
         self.output_zoneout = output_zoneout
 
         self.output_size = projection_units or units
-        self.state_size = [self.output_size, units]
+
+    @property
+    def state_size(self):
+        """`[output_size, units]` for `[h, c]`, then `extra_state_sizes()`."""
+        return [self.output_size, self.units, *self.extra_state_sizes()]
+
+    def extra_state_sizes(self):
+        """The sizes of the states a variant carries after `[h, c]`; none by
+        default. A variant that returns sizes here defines
+        `next_extra_states` (and reads the previous ones in `gate_inputs`)."""
+        return []
 
     @property
     def _has_zoneout(self):
@@ -248,7 +309,7 @@ class LSTMCellBase(keras.Layer, DropoutRNNCell):
             if not issubclass(klass, LSTMCellBase):
                 continue
             for parameter in inspect.signature(klass.__init__).parameters:
-                if parameter not in ("self", "kwargs") and parameter not in names:
+                if parameter not in ("self", "kwargs", *names):
                     names.append(parameter)
         return names
 
@@ -288,7 +349,15 @@ class LSTMCellBase(keras.Layer, DropoutRNNCell):
                 regularizer=self.bias_regularizer,
                 constraint=self.bias_constraint,
             )
-        self._build_variant(input_shape)
+        if self.extra_state_sizes() and (
+            type(self).next_extra_states is LSTMCellBase.next_extra_states
+        ):
+            raise VariantDefinitionError(
+                f"{type(self).__name__} declares extra states "
+                f"{self.extra_state_sizes()} and must define "
+                "`next_extra_states(self, z, c_tm1, c)`."
+            )
+        self.build_variant(input_shape)
         # Last, so that the layouts without projection are those of 0.1.0.
         self.projection_kernel = None
         if self.projection_units is not None:
@@ -300,9 +369,10 @@ class LSTMCellBase(keras.Layer, DropoutRNNCell):
                 constraint=self.projection_constraint,
             )
 
-    def _build_variant(self, input_shape):
-        """Creates the variant's own weights, after the gates' weights and
-        before the projection; none by default."""
+    def build_variant(self, input_shape):
+        """Creates the variant's own weights (`self.add_weight`), after the
+        gates' weights and before the projection; none by default.
+        `input_shape` is the step's `(batch, features)`."""
 
     def _bias_initializer_with_forget_bias(self):
         if not self.unit_forget_bias:
@@ -321,12 +391,12 @@ class LSTMCellBase(keras.Layer, DropoutRNNCell):
         return initializer
 
     def call(self, inputs, states, training=False):
-        h_tm1, c_tm1 = self._checked_states(states)
+        states = self._checked_states(states)
         dp_mask = rec_dp_mask = None
         if training and 0.0 < self.dropout < 1.0:
             dp_mask = self.get_dropout_mask(inputs)
         if training and 0.0 < self.recurrent_dropout < 1.0:
-            rec_dp_mask = self.get_recurrent_dropout_mask(h_tm1)
+            rec_dp_mask = self.get_recurrent_dropout_mask(states[0])
         if training and self._has_zoneout and keras.backend.backend() == "jax":
             raise ValueError(
                 f"{type(self).__name__}: zoneout draws a fresh mask at every "
@@ -341,10 +411,7 @@ class LSTMCellBase(keras.Layer, DropoutRNNCell):
             ops.shape(inputs)[0], training, self.seed_generator
         )
         return self._step(
-            self._input_part(inputs, dp_mask),
-            h_tm1,
-            c_tm1,
-            rec_dp_mask,
+            self.input_part(inputs, dp_mask), states, rec_dp_mask,
             zoneout=zoneout,
         )
 
@@ -373,100 +440,43 @@ class LSTMCellBase(keras.Layer, DropoutRNNCell):
                 keep.append(ops.cast(draw < rate, self.compute_dtype))
         return tuple(keep)
 
-    def _sequence_kernels(self, dp_mask, rec_dp_mask):
-        """Kernels that a layer derives from the weights once per sequence,
-        outside its loop, for `_input_part` and `_step`.
+    def sequence_kernels(self, dropout_mask, recurrent_dropout_mask):
+        """Kernels derived from the weights once per sequence, outside the
+        loop, for `input_part` and `recurrent_part`.
 
-        `(kernel, recurrent_kernel)`, each None (use the weight itself) unless
-        a variant transforms it (`LayerNormLSTMCell` centres them). A cell
-        stepped on its own (`call`) passes None.
+        `(kernel, recurrent_kernel)`, each None (use the weight itself) by
+        default; `LayerNormLSTMCell` centres them here. A cell stepped on its
+        own (`call`) passes None to both parts.
         """
         return None, None
 
-    def _input_part(self, inputs, dp_mask=None, kernel=None):
+    def input_part(self, inputs, dropout_mask=None, kernel=None):
         """What the gate pre-activations owe to the input alone: x W + b.
 
-        `inputs` may have any leading axes, so that a layer computes this
-        for all time steps at once, outside its loop. `kernel`: the first of
-        `_sequence_kernels`.
+        `inputs` may have any leading axes: a layer computes this for all
+        time steps at once where that is faster. `dropout_mask`: the input
+        dropout mask (one tensor, or one per gate), or None; `kernel`: the
+        first of `sequence_kernels`, or None for `self.kernel`.
         """
         if kernel is None:
             kernel = self.kernel
-        z = self._project(inputs, kernel, dp_mask)
+        z = self.dropout_matmul(inputs, kernel, dropout_mask)
         return ops.add(z, self.bias) if self.use_bias else z
 
-    def _step(
-        self,
-        x_part,
-        h_tm1,
-        c_tm1,
-        rec_dp_mask=None,
-        recurrent_kernel=None,
-        zoneout=(None, None),
-    ):
-        """One time step from the input part; returns `(h, [h, c])`.
-        `recurrent_kernel`: the second of `_sequence_kernels`; `zoneout`:
-        `_zoneout_keep`'s pair for this step."""
+    def recurrent_part(self, h_tm1, dropout_mask=None, recurrent_kernel=None):
+        """What the gate pre-activations owe to the previous output: h U.
+
+        `dropout_mask`: the recurrent dropout mask(s), or None;
+        `recurrent_kernel`: the second of `sequence_kernels`, or None for
+        `self.recurrent_kernel`.
+        """
         if recurrent_kernel is None:
             recurrent_kernel = self.recurrent_kernel
-        h_part = self._project(h_tm1, recurrent_kernel, rec_dp_mask)
-        return self._finish_step(ops.add(x_part, h_part), h_tm1, c_tm1, zoneout)
+        return self.dropout_matmul(h_tm1, recurrent_kernel, dropout_mask)
 
-    def _finish_step(self, z, h_tm1, c_tm1, zoneout=(None, None)):
-        """The step from the summed pre-activations: the variant's `_carry`,
-        `cell_clip`, the variant's `_hidden`, the projection and
-        `projection_clip`, then zoneout."""
-        z = ops.split(z, len(self.gates), axis=-1)
-        c = self._carry(z, c_tm1)
-        if self.cell_clip is not None:
-            c = ops.clip(c, -self.cell_clip, self.cell_clip)
-        h = self._hidden(z, c)
-        if self.projection_kernel is not None:
-            h = ops.matmul(h, self.projection_kernel)
-            if self.projection_clip is not None:
-                h = ops.clip(h, -self.projection_clip, self.projection_clip)
-        keep_h, keep_c = zoneout
-        if keep_h is not None:
-            h = _zoneout(keep_h, h_tm1, h)
-        if keep_c is not None:
-            c = _zoneout(keep_c, c_tm1, c)
-        return h, [h, c]
-
-    def _can_fuse(self, dp_mask, rec_dp_mask):
-        """Whether `_fused_step` computes this cell's step."""
-        return (
-            type(self)._input_part is LSTMCellBase._input_part
-            and type(self)._step is LSTMCellBase._step
-            and type(self)._sequence_kernels is LSTMCellBase._sequence_kernels
-            and not isinstance(dp_mask, (list, tuple))
-            and not isinstance(rec_dp_mask, (list, tuple))
-        )
-
-    def _fused_step(
-        self,
-        fused_kernel,
-        x_t,
-        h_tm1,
-        c_tm1,
-        dp_mask,
-        rec_mask,
-        zoneout=(None, None),
-    ):
-        """`_step` with one matmul: [x_t, h_{t-1}] @ [W; U] + b.
-
-        `fused_kernel` is `kernel` stacked on `recurrent_kernel`, made once
-        per sequence by the layer. Only for cells whose pre-activations are
-        x W + h U + b, with at most one dropout mask per input.
-        """
-        h_in = h_tm1 if rec_mask is None else h_tm1 * rec_mask
-        if dp_mask is not None:
-            x_t = x_t * dp_mask
-        z = ops.matmul(ops.concatenate([x_t, h_in], axis=-1), fused_kernel)
-        if self.use_bias:
-            z = ops.add(z, self.bias)
-        return self._finish_step(z, h_tm1, c_tm1, zoneout)
-
-    def _project(self, x, kernel, mask):
+    def dropout_matmul(self, x, kernel, mask):
+        """`x @ kernel` with a dropout `mask` on `x`: None, one mask, or one
+        mask per gate (each multiplying the gate's block of `kernel`)."""
         if mask is None:
             return ops.matmul(x, kernel)
         if isinstance(mask, (list, tuple)):
@@ -476,40 +486,134 @@ class LSTMCellBase(keras.Layer, DropoutRNNCell):
             )
         return ops.matmul(x * mask, kernel)
 
-    def _carry(self, z, c_tm1):
-        """The new carry from the gates' pre-activations `z` (one tensor per
-        gate, in `gates` order) and the previous carry."""
-        raise NotImplementedError(
-            f"{type(self).__name__} must define `_carry(z, c_tm1)`."
+    def gate_inputs(self, z, extra_tm1):
+        """The pre-activations `z` (a list, one per gate) given the previous
+        step's extra states (`extra_state_sizes`); returned unchanged by
+        default."""
+        return z
+
+    def carry(self, z, c_tm1):
+        """The new carry from the gates' pre-activations `z` (a list, one
+        `(batch, units)` tensor per gate, in `gates` order) and the previous
+        carry. Every variant defines it."""
+        raise VariantDefinitionError(
+            f"{type(self).__name__} must define `carry(self, z, c_tm1)`."
         )
 
-    def _hidden(self, z, c):
-        """The output from the gates' pre-activations and the new carry
-        (clipped), before any projection."""
-        raise NotImplementedError(
-            f"{type(self).__name__} must define `_hidden(z, c)`."
+    def hidden(self, z, c):
+        """The output from the pre-activations and the new carry (clipped by
+        `cell_clip`), before any projection. Every variant defines it."""
+        raise VariantDefinitionError(
+            f"{type(self).__name__} must define `hidden(self, z, c)`."
         )
+
+    def next_extra_states(self, z, c_tm1, c):
+        """The extra states of this step (a list, one tensor per
+        `extra_state_sizes`), from the pre-activations, the previous and the
+        new carry. Defined by a variant with extra states."""
+        raise VariantDefinitionError(
+            f"{type(self).__name__} declares extra states "
+            f"{self.extra_state_sizes()} and must define "
+            "`next_extra_states(self, z, c_tm1, c)`."
+        )
+
+    def _step(
+        self,
+        x_part,
+        states,
+        rec_dp_mask=None,
+        recurrent_kernel=None,
+        zoneout=(None, None),
+    ):
+        """One time step from the input part; returns `(h, new_states)`.
+        `recurrent_kernel`: the second of `sequence_kernels`; `zoneout`:
+        `_zoneout_keep`'s pair for this step."""
+        h_part = self.recurrent_part(states[0], rec_dp_mask, recurrent_kernel)
+        return self._finish_step(ops.add(x_part, h_part), states, zoneout)
+
+    def _finish_step(self, z, states, zoneout=(None, None)):
+        """The step from the summed pre-activations: `gate_inputs`, the
+        variant's `carry`, `cell_clip`, its `hidden`, the projection and
+        `projection_clip`, then zoneout, and the extra states."""
+        h_tm1, c_tm1, *extra_tm1 = states
+        z = ops.split(z, len(self.gates), axis=-1)
+        if extra_tm1:
+            z = list(self.gate_inputs(z, extra_tm1))
+        c = self.carry(z, c_tm1)
+        if self.cell_clip is not None:
+            c = ops.clip(c, -self.cell_clip, self.cell_clip)
+        h = self.hidden(z, c)
+        extra = list(self.next_extra_states(z, c_tm1, c)) if extra_tm1 else []
+        if self.projection_kernel is not None:
+            h = ops.matmul(h, self.projection_kernel)
+            if self.projection_clip is not None:
+                h = ops.clip(h, -self.projection_clip, self.projection_clip)
+        keep_h, keep_c = zoneout
+        if keep_h is not None:
+            h = _zoneout(keep_h, h_tm1, h)
+        if keep_c is not None:
+            c = _zoneout(keep_c, c_tm1, c)
+        return h, [h, c, *extra]
+
+    def _can_fuse(self, dp_mask, rec_dp_mask):
+        """Whether `_fused_step` computes this cell's step: the parts are the
+        base's, with at most one dropout mask per input."""
+        cls = type(self)
+        return (
+            cls.input_part is LSTMCellBase.input_part
+            and cls.recurrent_part is LSTMCellBase.recurrent_part
+            and cls.sequence_kernels is LSTMCellBase.sequence_kernels
+            and not isinstance(dp_mask, (list, tuple))
+            and not isinstance(rec_dp_mask, (list, tuple))
+        )
+
+    def _fused_step(
+        self,
+        fused_kernel,
+        x_t,
+        states,
+        dp_mask,
+        rec_mask,
+        zoneout=(None, None),
+    ):
+        """`_step` with one matmul: [x_t, h_{t-1}] @ [W; U] + b.
+
+        `fused_kernel` is `kernel` stacked on `recurrent_kernel`, made once
+        per sequence by the layer. Only where `_can_fuse`.
+        """
+        h_tm1 = states[0]
+        h_in = h_tm1 if rec_mask is None else h_tm1 * rec_mask
+        if dp_mask is not None:
+            x_t = x_t * dp_mask
+        z = ops.matmul(ops.concatenate([x_t, h_in], axis=-1), fused_kernel)
+        if self.use_bias:
+            z = ops.add(z, self.bias)
+        return self._finish_step(z, states, zoneout)
+
+    def state_names(self):
+        """`["h", "c"]`, then `extra_state_1`, ... for error messages."""
+        extra = len(self.state_size) - 2
+        return ["h", "c"] + [f"extra_state_{k + 1}" for k in range(extra)]
 
     def _checked_states(self, states):
-        if not isinstance(states, (list, tuple)) or len(states) != 2:
+        sizes, names = self.state_size, self.state_names()
+        if not isinstance(states, (list, tuple)) or len(states) != len(sizes):
             count = len(states) if isinstance(states, (list, tuple)) else 1
             raise ValueError(
-                f"{type(self).__name__} expects `states` to be a list of 2 "
-                f"tensors [h, c]. Received: {count} state(s)."
+                f"{type(self).__name__} expects `states` to be a list of "
+                f"{len(sizes)} tensors [{', '.join(names)}]. "
+                f"Received: {count} state(s)."
             )
-        h_tm1, c_tm1 = states
-        for name, state, size in (
-            ("h", h_tm1, self.output_size),
-            ("c", c_tm1, self.units),
-        ):
+        for name, state, size in zip(names, states, sizes, strict=True):
             shape = tuple(state.shape)
             if len(shape) != 2 or shape[-1] not in (None, size):
                 raise ValueError(
-                    f"{type(self).__name__} expects `states` [h, c] of shapes "
-                    f"(batch, {self.output_size}) and (batch, {self.units}). "
-                    f"Received: {name}.shape={shape}."
+                    f"{type(self).__name__} expects `states` "
+                    f"[{', '.join(names)}] of shapes "
+                    + ", ".join(f"(batch, {n})" for n in sizes)
+                    + f". Received: {name}.shape={shape}."
                 )
-        return h_tm1, c_tm1
+        return list(states)
 
     def get_initial_state(self, batch_size=None):
         return [
@@ -517,9 +621,11 @@ class LSTMCellBase(keras.Layer, DropoutRNNCell):
             for size in self.state_size
         ]
 
-    def _argument_config(self):
-        """Every constructor argument, serialised; subclasses extend it."""
+    def get_config(self):
+        """Every constructor argument, serialised, over `keras.Layer`'s; a
+        variant with arguments of its own adds them to this dict."""
         return {
+            **super().get_config(),
             "units": self.units,
             "activation": activations.serialize(self.activation),
             "recurrent_activation": activations.serialize(
@@ -566,5 +672,29 @@ class LSTMCellBase(keras.Layer, DropoutRNNCell):
             "output_zoneout": self.output_zoneout,
         }
 
-    def get_config(self):
-        return {**super().get_config(), **self._argument_config()}
+
+def _check_variant_definition(cls):
+    """Names what a variant class lacks, when it is instantiated."""
+    gates = cls.gates
+    if (
+        not isinstance(gates, tuple)
+        or not gates
+        or not all(isinstance(g, str) and g for g in gates)
+        or len(set(gates)) != len(gates)
+    ):
+        raise VariantDefinitionError(
+            f"{cls.__name__} must set `gates` to a tuple of distinct gate "
+            "names, the order of the blocks of its kernels, e.g. "
+            f"gates = ('i', 'f', 'c', 'o'). Received: gates={gates!r}."
+        )
+    missing = [
+        f"`{name}{signature}`"
+        for name, signature in (("carry", "(self, z, c_tm1)"),
+                                ("hidden", "(self, z, c)"))
+        if getattr(cls, name) is getattr(LSTMCellBase, name)
+    ]
+    if missing:
+        raise VariantDefinitionError(
+            f"{cls.__name__} must define " + " and ".join(missing)
+            + ": the variant's equations (see `LSTMCellBase`)."
+        )

@@ -1,7 +1,7 @@
 """The layer that every variant's layer subclasses, and its loop over time.
 
 `LSTMLayerBase` is a `keras.layers.RNN` that builds its cell (a subclass of
-`_cell.LSTMCellBase`) from its own flat argument list, exactly as
+`LSTMCellBase`) from its own flat argument list, exactly as
 `keras.layers.LSTM` does; a variant layer only names its cell class. Its
 loop (`_sequence_loop`) knows nothing of any one variant: it computes the
 gate pre-activations as `LOOP_STRATEGY` says is fastest where it runs, and
@@ -15,8 +15,11 @@ import keras
 from keras import ops
 from keras import regularizers
 
+from keras_lstm_variants._cell import _LAYER_CONFIG_KEYS
 from keras_lstm_variants._cell import LSTMCellBase
+from keras_lstm_variants._cell import VariantDefinitionError
 from keras_lstm_variants._cell import checked_config
+from keras_lstm_variants._cell import serializable
 from keras_lstm_variants._keras_internal import backend_rnn
 from keras_lstm_variants._tensorflow import in_xla_context
 
@@ -68,12 +71,32 @@ def _static_dim(shape, axis):
     return None if shape is None or len(shape) == 0 else shape[axis]
 
 
+@serializable
 class LSTMLayerBase(keras.layers.RNN):
-    """Base of every layer: a `keras.layers.RNN` over one of our cells.
+    """The base of every layer: a `keras.layers.RNN` over a variant's cell.
 
-    The layer takes the cell's arguments flat, like `keras.layers.LSTM`, and
-    exposes each of them as a read-only property. Subclasses set
-    `cell_class`.
+    A variant's layer is a subclass that sets `cell_class`, its cell (a
+    subclass of `LSTMCellBase`), and nothing else: it takes the cell's
+    arguments flat beside those of `keras.layers.LSTM` (as that layer does),
+    exposes each cell argument as a read-only property, serialises them all
+    in a flat config, and runs the package's loop over time (masking,
+    `go_backwards`, `stateful`, `unroll`, dropout and zoneout, the loop
+    strategy measured fastest on each backend).
+
+    Args:
+        units: Positive integer, the cell's `units`.
+        **kwargs: Every argument of `cell_class` and of `LSTM`
+            (`return_sequences`, `return_state`, `go_backwards`, `stateful`,
+            `unroll`, `zero_output_for_mask`, `use_cudnn`,
+            `activity_regularizer`), and the base layer arguments.
+
+    Examples:
+        >>> import numpy as np
+        >>> from keras_lstm_variants import LSTMLayerBase, PeepholeLSTMCell
+        >>> class MyPeepholeLSTM(LSTMLayerBase):
+        ...     cell_class = PeepholeLSTMCell
+        >>> tuple(MyPeepholeLSTM(4)(np.ones((2, 10, 8), "float32")).shape)
+        (2, 4)
     """
 
     cell_class = LSTMCellBase
@@ -109,6 +132,16 @@ class LSTMLayerBase(keras.layers.RNN):
                 f"{type(self).__name__} has no cuDNN kernel: cuDNN computes "
                 "only the standard LSTM. Received: use_cudnn=True; pass "
                 "'auto' or False."
+            )
+        if not (
+            isinstance(self.cell_class, type)
+            and issubclass(self.cell_class, LSTMCellBase)
+            and self.cell_class is not LSTMCellBase
+        ):
+            raise VariantDefinitionError(
+                f"{type(self).__name__} must set `cell_class` to its cell, a "
+                "subclass of `LSTMCellBase`. Received: "
+                f"cell_class={self.cell_class!r}."
             )
         cell_arguments = {
             name: kwargs.pop(name)
@@ -220,11 +253,11 @@ class LSTMLayerBase(keras.layers.RNN):
                 [cell.kernel, cell.recurrent_kernel], axis=0
             )
         else:
-            kernel, recurrent_kernel = cell._sequence_kernels(
+            kernel, recurrent_kernel = cell.sequence_kernels(
                 dp_mask, rec_dp_mask
             )
         if strategy == "hoist":
-            inputs = cell._input_part(inputs, dp_mask, kernel)
+            inputs = cell.input_part(inputs, dp_mask, kernel)
         inputs, split_zoneout = _with_zoneout_draws(
             cell, inputs, training, ops.shape(sequences)[0]
         )
@@ -233,17 +266,15 @@ class LSTMLayerBase(keras.layers.RNN):
         def step(x_t, states):
             if copy_states:  # torch autograd forbids in-place updates
                 states = [ops.copy(state) for state in states]
-            h_tm1, c_tm1 = states[0], states[1]
             x_t, zoneout = split_zoneout(x_t)
             if strategy == "fused":
                 return cell._fused_step(
-                    fused_kernel, x_t, h_tm1, c_tm1, dp_mask, rec_dp_mask,
-                    zoneout,
+                    fused_kernel, x_t, states, dp_mask, rec_dp_mask, zoneout
                 )
             if strategy == "step":
-                x_t = cell._input_part(x_t, dp_mask, kernel)
+                x_t = cell.input_part(x_t, dp_mask, kernel)
             return cell._step(
-                x_t, h_tm1, c_tm1, rec_dp_mask, recurrent_kernel, zoneout
+                x_t, states, rec_dp_mask, recurrent_kernel, zoneout
             )
 
         last_output, outputs, states = backend_rnn(
@@ -296,14 +327,17 @@ class LSTMLayerBase(keras.layers.RNN):
             if isinstance(initial_state, (list, tuple))
             else [initial_state]
         )
+        names = self.cell.state_names()
         if len(states) != len(self.state_size):
             raise ValueError(
                 f"{type(self).__name__} expects `initial_state` to be a list "
-                f"of {len(self.state_size)} tensors [h, c]. "
+                f"of {len(self.state_size)} tensors [{', '.join(names)}]. "
                 f"Received: {len(states)} tensor(s)."
             )
         batch = _static_dim(sequences.shape, 0)
-        for name, state, size in zip(("h", "c"), states, self.state_size):
+        for name, state, size in zip(
+            names, states, self.state_size, strict=True
+        ):
             shape = tuple(ops.shape(state))
             if (
                 len(shape) != 2
@@ -320,9 +354,14 @@ class LSTMLayerBase(keras.layers.RNN):
     def get_config(self):
         config = super().get_config()
         del config["cell"]
+        cell_config = self.cell.get_config()
         return {
             **config,
-            **self.cell._argument_config(),
+            **{
+                key: value
+                for key, value in cell_config.items()
+                if key not in _LAYER_CONFIG_KEYS
+            },
             "use_cudnn": self.use_cudnn,
             "activity_regularizer": regularizers.serialize(
                 self.activity_regularizer

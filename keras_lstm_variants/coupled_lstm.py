@@ -86,29 +86,29 @@ class CoupledLSTMCell(PeepholeWeights, LSTMCellBase):
             peephole_initializer, peephole_regularizer, peephole_constraint
         )
 
-    def _build_variant(self, input_shape):
+    def build_variant(self, input_shape):
         self.forget_gate_peephole_weights = None
         self.output_gate_peephole_weights = None
         if self.use_peepholes:
             self.forget_gate_peephole_weights = self._add_peephole("forget")
             self.output_gate_peephole_weights = self._add_peephole("output")
 
-    def _carry(self, z, c_tm1):
+    def carry(self, z, c_tm1):
         z_f, z_c, _ = z
         if self.use_peepholes:
             z_f = z_f + self.forget_gate_peephole_weights * c_tm1
         f = self.recurrent_activation(z_f)
         return f * c_tm1 + (1.0 - f) * self.activation(z_c)
 
-    def _hidden(self, z, c):
+    def hidden(self, z, c):
         z_o = z[2]
         if self.use_peepholes:
             z_o = z_o + self.output_gate_peephole_weights * c
         return self.recurrent_activation(z_o) * self.activation(c)
 
-    def _argument_config(self):
+    def get_config(self):
         return {
-            **super()._argument_config(),
+            **super().get_config(),
             "use_peepholes": self.use_peepholes,
             **self._peephole_config(),
         }

@@ -204,7 +204,9 @@ class LayerNormLSTMCell(LSTMCellBase):
         self.norm_beta_constraint = constraints.get(norm_beta_constraint)
         self.carry_normalized_state = bool(carry_normalized_state)
 
-    def _build_variant(self, input_shape):
+    gates = ("i", "f", "c", "o")
+
+    def build_variant(self, input_shape):
         width = len(self.gates) * self.units
         for norm, size in zip(_NORMS, (width, width, self.units)):
             for part in ("gamma", "beta"):
@@ -233,7 +235,7 @@ class LayerNormLSTMCell(LSTMCellBase):
         beta = getattr(self, f"{norm}_beta")
         return normalized * ops.cast(gamma, a.dtype) + ops.cast(beta, a.dtype)
 
-    def _sequence_kernels(self, dp_mask, rec_dp_mask):
+    def sequence_kernels(self, dropout_mask, recurrent_dropout_mask):
         # Centred once per sequence, so that the loop only scales x W and
         # h U, where that pays (`CENTRE_KERNELS`); not with one dropout mask
         # per gate (`_centres`).
@@ -247,47 +249,36 @@ class LayerNormLSTMCell(LSTMCellBase):
             if _centres(mask)
             else None
             for kernel, mask in (
-                (self.kernel, dp_mask),
-                (self.recurrent_kernel, rec_dp_mask),
+                (self.kernel, dropout_mask),
+                (self.recurrent_kernel, recurrent_dropout_mask),
             )
         )
 
-    def _input_part(self, inputs, dp_mask=None, kernel=None):
-        # `kernel`: centred by `_sequence_kernels`; None (a step on its own,
+    def input_part(self, inputs, dropout_mask=None, kernel=None):
+        # `kernel`: centred by `sequence_kernels`; None (a step on its own,
         # per-gate dropout masks, TensorFlow's graph executor): the
         # normalisation centres the projection.
-        projection = self._project(
-            inputs, self.kernel if kernel is None else kernel, dp_mask
+        projection = self.dropout_matmul(
+            inputs, self.kernel if kernel is None else kernel, dropout_mask
         )
         z = self._layer_norm(
             projection, "kernel_norm", centred=kernel is not None
         )
         return ops.add(z, self.bias) if self.use_bias else z
 
-    def _step(
-        self,
-        x_part,
-        h_tm1,
-        c_tm1,
-        rec_dp_mask=None,
-        recurrent_kernel=None,
-        zoneout=(None, None),
-    ):
-        projection = self._project(
+    def recurrent_part(self, h_tm1, dropout_mask=None, recurrent_kernel=None):
+        projection = self.dropout_matmul(
             h_tm1,
             self.recurrent_kernel
             if recurrent_kernel is None
             else recurrent_kernel,
-            rec_dp_mask,
+            dropout_mask,
         )
-        h_part = self._layer_norm(
+        return self._layer_norm(
             projection, "recurrent_norm", centred=recurrent_kernel is not None
         )
-        return self._finish_step(
-            ops.add(x_part, h_part), h_tm1, c_tm1, zoneout
-        )
 
-    def _carry(self, z, c_tm1):
+    def carry(self, z, c_tm1):
         z_i, z_f, z_c, _ = z
         i = self.recurrent_activation(z_i)
         f = self.recurrent_activation(z_f)
@@ -296,14 +287,14 @@ class LayerNormLSTMCell(LSTMCellBase):
             return self._layer_norm(c, "state_norm")
         return c
 
-    def _hidden(self, z, c):
+    def hidden(self, z, c):
         if not self.carry_normalized_state:
             c = self._layer_norm(c, "state_norm")
         return self.recurrent_activation(z[3]) * self.activation(c)
 
-    def _argument_config(self):
+    def get_config(self):
         return {
-            **super()._argument_config(),
+            **super().get_config(),
             "norm_epsilon": self.norm_epsilon,
             "norm_gamma_initializer": initializers.serialize(
                 self.norm_gamma_initializer

@@ -118,13 +118,15 @@ class LSTMCell(LSTMCellBase):
           Preserving Hidden Activations", ICLR 2017.
     """
 
-    def _carry(self, z, c_tm1):
+    gates = ("i", "f", "c", "o")
+
+    def carry(self, z, c_tm1):
         z_i, z_f, z_c, _ = z
         i = self.recurrent_activation(z_i)
         f = self.recurrent_activation(z_f)
         return f * c_tm1 + i * self.activation(z_c)
 
-    def _hidden(self, z, c):
+    def hidden(self, z, c):
         o = self.recurrent_activation(z[3])
         return o * self.activation(c)
 

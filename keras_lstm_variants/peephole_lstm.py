@@ -63,7 +63,10 @@ class PeepholeLSTMCell(PeepholeWeights, LSTMCellBase):
     \end{aligned}
     $$
 
-    With all peepholes zero it is exactly `LSTMCell`.
+    With all peepholes zero it is exactly `LSTMCell`. It is the "vanilla"
+    LSTM of Greff et al. (2017), which their search space varies
+    (`keras_lstm_variants.search_space`); its gates are public methods
+    (`input_gate`, `forget_gate`, `output_gate`) for such subclasses.
 
     Weights, in `get_weights()` order (the TensorFlow Addons
     `PeepholeLSTMCell` layout): `kernel` $(D, 4U)$, `recurrent_kernel`
@@ -119,29 +122,43 @@ class PeepholeLSTMCell(PeepholeWeights, LSTMCellBase):
             peephole_initializer, peephole_regularizer, peephole_constraint
         )
 
-    def _build_variant(self, input_shape):
-        self.input_gate_peephole_weights = self._add_peephole("input")
-        self.forget_gate_peephole_weights = self._add_peephole("forget")
-        self.output_gate_peephole_weights = self._add_peephole("output")
+    gates = ("i", "f", "c", "o")
 
-    def _carry(self, z, c_tm1):
-        z_i, z_f, z_c, _ = z
-        i = self.recurrent_activation(
-            z_i + self.input_gate_peephole_weights * c_tm1
-        )
-        f = self.recurrent_activation(
-            z_f + self.forget_gate_peephole_weights * c_tm1
-        )
-        return f * c_tm1 + i * self.activation(z_c)
+    def build_variant(self, input_shape):
+        # A peephole for each of the gates i, f, o that the cell has (the
+        # variants of Greff et al. that drop a gate drop its peephole).
+        for gate, name in (("i", "input"), ("f", "forget"), ("o", "output")):
+            if gate in self.gates:
+                weights = self._add_peephole(name)
+                setattr(self, f"{name}_gate_peephole_weights", weights)
 
-    def _hidden(self, z, c):
-        o = self.recurrent_activation(
-            z[3] + self.output_gate_peephole_weights * c
+    def input_gate(self, z, c_tm1):
+        r"""The input gate, $i_t = \sigma(z_i + p_i \odot c_{t-1})$."""
+        return self.recurrent_activation(
+            z[self.gates.index("i")] + self.input_gate_peephole_weights * c_tm1
         )
-        return o * self.activation(c)
 
-    def _argument_config(self):
-        return {**super()._argument_config(), **self._peephole_config()}
+    def forget_gate(self, z, c_tm1):
+        r"""The forget gate, $f_t = \sigma(z_f + p_f \odot c_{t-1})$."""
+        return self.recurrent_activation(
+            z[self.gates.index("f")] + self.forget_gate_peephole_weights * c_tm1
+        )
+
+    def output_gate(self, z, c):
+        r"""The output gate, $o_t = \sigma(z_o + p_o \odot c_t)$."""
+        return self.recurrent_activation(
+            z[self.gates.index("o")] + self.output_gate_peephole_weights * c
+        )
+
+    def carry(self, z, c_tm1):
+        i, f = self.input_gate(z, c_tm1), self.forget_gate(z, c_tm1)
+        return f * c_tm1 + i * self.activation(z[self.gates.index("c")])
+
+    def hidden(self, z, c):
+        return self.output_gate(z, c) * self.activation(c)
+
+    def get_config(self):
+        return {**super().get_config(), **self._peephole_config()}
 
 
 @serializable

@@ -178,6 +178,31 @@ VARIANTS += [
 CORE_VARIANTS = VARIANTS[:6]
 
 
+GUIDE = pathlib.Path(__file__).parents[1] / "docs/guides/custom_variant.md"
+
+
+def guide_variant_source():
+    """The first code block of the guide "Write your own variant": a user's
+    variant (JANET), written by the guide's recipe."""
+    text = GUIDE.read_text()
+    start = text.index("```python\n") + len("```python\n")
+    return text[start:text.index("```", start)]
+
+
+def _guide_variant():
+    namespace = {"__name__": "custom_variant_guide"}
+    exec(compile(guide_variant_source(), str(GUIDE), "exec"), namespace)
+    return Variant(
+        "guide_janet", namespace["JANETCell"], namespace["JANET"],
+        {"shift": 1.5}, functools.partial(reference.janet_step, shift=1.5),
+        2, (),
+    )
+
+
+# The guide's variant runs every contract test of the built-in ones.
+VARIANTS.append(_guide_variant())
+
+
 def pytest_generate_tests(metafunc):
     """`variant` runs over the test module's `TESTED_VARIANTS` if it has
     one, else over every entry of VARIANTS."""

@@ -70,6 +70,14 @@ def coupled_step(x, h, c, w, cell_clip=None, **options):
     return _outputs(o * np.tanh(c_new), c_new, h, c, w, **options)
 
 
+def janet_step(x, h, c, w, shift=1.0, cell_clip=None, **options):
+    """JANET (Van der Westhuizen & Lasenby 2018), the guide's example."""
+    z_f, z_c = _gate_inputs(x, h, w, 2)
+    write = 1.0 - sigmoid(z_f - shift)
+    c_new = _clip(sigmoid(z_f) * c + write * np.tanh(z_c), cell_clip)
+    return _outputs(c_new, c_new, h, c, w, **options)
+
+
 def layer_norm(a, gamma, beta, epsilon):
     mean = a.mean(axis=-1, keepdims=True)
     variance = ((a - mean) ** 2).mean(axis=-1, keepdims=True)
@@ -144,3 +152,55 @@ def run(
         outputs.append(np.where(keep, h_new, 0.0) if zero_output_for_mask
                        else output)
     return np.stack(outputs, axis=1), h, c
+
+
+def greff_run(name, p, x, mask=None, cell_clip=None):
+    """Greff et al.'s (2017) equations of search-space variant `name`, over
+    x (batch, time, features), masked like `run`.
+
+    `p` holds the paper's parameters: `W_g` (D, U), `R_g` (P, U) and `b_g`
+    for each block g in z (block input), i, f, o; the peepholes `p_i`,
+    `p_f`, `p_o`; `R` (3U, 3U) for FGR (rows: i, f, o at t-1; columns: the
+    gates i, f, o they feed); `P` (U, P) for a projection. Returns
+    (outputs, y, c, gates), `gates` = [i, f, o] of the last step.
+    """
+    x = np.asarray(x, np.float64)
+    batch, time = x.shape[:2]
+    units = p["W_z"].shape[1]
+    out_size = p["P"].shape[1] if "P" in p else units
+    y, c = np.zeros((batch, out_size)), np.zeros((batch, units))
+    gates = np.zeros((batch, 3 * units))
+    mask = np.ones((batch, time), bool) if mask is None else np.asarray(mask)
+    identity = lambda a: a  # noqa: E731
+    g = identity if name == "NIAF" else np.tanh
+    h = identity if name == "NOAF" else np.tanh
+    peep = (lambda k: 0.0) if name == "NP" else (lambda k: p[k])  # noqa: E731
+    output, outputs = np.zeros((batch, out_size)), []
+    for t in range(time):
+        def bar(k):
+            return x[:, t] @ p[f"W_{k}"] + y @ p[f"R_{k}"] + p[f"b_{k}"]
+        r_i, r_f, r_o = (np.split(gates @ p["R"], 3, axis=-1)
+                         if name == "FGR" else (0.0, 0.0, 0.0))
+        z = g(bar("z"))
+        i = 1.0 if name == "NIG" else sigmoid(bar("i") + r_i + peep("p_i") * c)
+        if name == "CIFG":
+            f = 1.0 - i
+        elif name == "NFG":
+            f = 1.0
+        else:
+            f = sigmoid(bar("f") + r_f + peep("p_f") * c)
+        c_new = _clip(z * i + c * f, cell_clip)
+        o = (1.0 if name == "NOG"
+             else sigmoid(bar("o") + r_o + peep("p_o") * c_new))
+        y_new = h(c_new) * o
+        if "P" in p:
+            y_new = y_new @ p["P"]
+        gates_new = np.concatenate(
+            [np.broadcast_to(a, c.shape) for a in (i, f, o)], axis=-1
+        )
+        keep = mask[:, t][:, None]
+        y, c = np.where(keep, y_new, y), np.where(keep, c_new, c)
+        gates = np.where(keep, gates_new, gates)
+        output = np.where(keep, y_new, output)
+        outputs.append(output)
+    return np.stack(outputs, axis=1), y, c, gates

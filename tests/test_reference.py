@@ -80,14 +80,14 @@ def test_cell_step_with_dropout_masks(variant, rng, per_gate, in_a_layer):
         x_ref, h_ref_in = x * x_masks[0], h * h_masks[0]
         ref_weights = weights
     kernel, recurrent_kernel = (
-        cell._sequence_kernels(dp_mask, rec_dp_mask) if in_a_layer
+        cell.sequence_kernels(dp_mask, rec_dp_mask) if in_a_layer
         else (None, None)
     )
     x32, h32, c32 = (
         keras.ops.convert_to_tensor(a, "float32") for a in (x, h, c)
     )
     out, (h1, c1) = cell._step(
-        cell._input_part(x32, dp_mask, kernel), h32, c32, rec_dp_mask,
+        cell.input_part(x32, dp_mask, kernel), [h32, c32], rec_dp_mask,
         recurrent_kernel, zoneout=cell._zoneout_keep(2, False, None),
     )
     # Zoneout mixes the new state with the previous one unmasked.

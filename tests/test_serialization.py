@@ -10,6 +10,7 @@ import textwrap
 import keras
 import numpy as np
 import pytest
+from conftest import GUIDE
 from conftest import VARIANTS
 from conftest import assert_close
 
@@ -147,10 +148,23 @@ def test_load_in_a_fresh_process(rng, tmp_path):
         name = f"{variant.name}-{where}"
         model.save(tmp_path / f"{name}.keras")
         expected[name] = model.predict(x, verbose=0)
+    # Greff et al.'s nine variants side by side in one model.
+    inputs = keras.Input((5, 3))
+    branches = [
+        klv.search_space.layer(name, 3, projection_units=2)(inputs)
+        for name in klv.search_space.NAMES
+    ]
+    model = keras.Model(inputs, keras.layers.Concatenate()(branches))
+    _randomise(model, rng)
+    model.save(tmp_path / "search_space.keras")
+    expected["search_space"] = model.predict(x, verbose=0)
     script = textwrap.dedent(
         """
-        import sys, pathlib, numpy as np, keras
+        import sys, pathlib, re, numpy as np, keras
         import keras_lstm_variants  # registers the classes
+        # A user's variant (the guide's) is registered by the user's module.
+        guide = pathlib.Path(sys.argv[2]).read_text()
+        exec(re.search(r"```python\\n(.*?)```", guide, re.DOTALL).group(1))
         folder = pathlib.Path(sys.argv[1])
         x = np.load(folder / "x.npy")
         for path in sorted(folder.glob("*.keras")):
@@ -159,7 +173,8 @@ def test_load_in_a_fresh_process(rng, tmp_path):
         """
     )
     subprocess.run(
-        [sys.executable, "-c", script, str(tmp_path)], check=True, env=os.environ.copy()
+        [sys.executable, "-c", script, str(tmp_path), str(GUIDE)],
+        check=True, env=os.environ.copy(),
     )
     for name, value in expected.items():
         np.testing.assert_allclose(np.load(tmp_path / f"{name}.npy"), value, atol=1e-6)
@@ -168,5 +183,7 @@ def test_load_in_a_fresh_process(rng, tmp_path):
 def test_every_public_class_is_registered():
     for name in klv.__all__:
         cls = getattr(klv, name)
+        if not (isinstance(cls, type) and issubclass(cls, keras.Layer)):
+            continue  # the search_space module, VariantDefinitionError
         assert keras.saving.get_registered_name(cls) == f"keras_lstm_variants>{name}"
         assert keras.saving.get_registered_object(f"keras_lstm_variants>{name}") is cls
