@@ -11,7 +11,7 @@ SOURCES := pyproject.toml constraints.txt $(wildcard keras_lstm_variants/*.py)
 # Our exact test environment (torch's CPU wheel); users get the extras' ranges.
 CONSTRAINTS := -c constraints.txt
 
-.PHONY: test demo docs docs-serve bench install clean
+.PHONY: test demo docs docs-serve bench install clean dist dist-check
 
 DEMO_ARGS ?=
 
@@ -37,7 +37,7 @@ TEST_JOBS ?= 2
 
 test: $(VENV)/.installed
 	@$(MAKE) --no-print-directory -k -j$(TEST_JOBS) --output-sync=target \
-		$(BACKEND_TESTS)
+		$(BACKEND_TESTS) dist-check
 	@echo "=== docs (mkdocs build --strict)"
 	@$(MAKE) --no-print-directory docs
 
@@ -49,10 +49,33 @@ $(BACKEND_TESTS): test-%: $(VENV)/.installed
 		status=$$?; echo "=== KERAS_BACKEND=$* exit $$status in $$(( $$(date +%s) - start )) s"; \
 		exit $$status
 
-# The documentation site, into site/. --strict: a broken link, a missing API
+# The package as a user installs it: a wheel and an sdist that pass
+# `twine check --strict`; the wheel installed with the jax extra into a new
+# virtual environment (nothing of the repository on its path), where the
+# README's quickstart runs and its saved model reloads.
+DIST_VENV := build/dist-venv
+
+dist: $(VENV)/.installed
+	rm -rf dist
+	mkdir -p build
+	$(BIN)/python -m build --outdir dist . > build/dist.log \
+		|| (cat build/dist.log; exit 1)
+	$(BIN)/twine check --strict dist/*
+
+dist-check: dist
+	@echo "=== the built wheel in a new virtual environment"
+	rm -rf $(DIST_VENV)
+	$(PYTHON) -m venv $(DIST_VENV)
+	$(DIST_VENV)/bin/python -m pip install --quiet $(CONSTRAINTS) \
+		"$$(ls dist/*.whl)[jax]"
+	cd $(DIST_VENV) && KERAS_BACKEND=jax bin/python \
+		$(CURDIR)/scripts/run_readme_quickstart.py $(CURDIR)/README.md
+
+# The documentation site, into site/ (.readthedocs.yaml runs the same
+# command, with its own output folder). --strict: a broken link, a missing API
 # reference or a docstring warning fails the build (and so `make test`).
 docs: $(VENV)/.installed
-	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
+	$(MKDOCS_BUILD)
 
 docs-serve: $(VENV)/.installed
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve
@@ -69,6 +92,9 @@ bench: $(VENV)/.installed
 	@set -e; for backend in $(BACKENDS); do \
 		$(BIN)/python benchmarks/bench_layers.py --backend $$backend $(BENCH_ARGS); \
 	done
+
+# `mkdocs build` as `make docs` and Read the Docs run it.
+MKDOCS_BUILD = NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info demo_output site bench_output

@@ -73,3 +73,16 @@ def test_katex_is_served_with_the_site():
     assert fonts and all((DOCS / "assets/katex" / f).is_file() for f in fonts)
     assert os.path.getsize(DOCS / "assets/katex/katex.min.js") > 100_000
 
+
+def test_read_the_docs_builds_the_site_as_make_docs_does():
+    import yaml
+
+    root = DOCS.parent
+    make_docs = re.search(
+        r"^MKDOCS_BUILD = (.*)$", (root / "Makefile").read_text(), re.MULTILINE
+    ).group(1).replace("$(BIN)/", "")
+    config = yaml.safe_load((root / ".readthedocs.yaml").read_text())
+    assert config["version"] == 2
+    commands = config["build"]["commands"]
+    assert commands[0] == 'python -m pip install ".[docs]"'
+    assert commands[1:] == [make_docs + ' --site-dir "$READTHEDOCS_OUTPUT/html"']
