@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 TESTED_VARIANTS = CORE_VARIANTS
 
 hypothesis.settings.register_profile(
-    "ci", max_examples=15, deadline=None, derandomize=True, database=None,
+    "ci", max_examples=10, deadline=None, derandomize=True, database=None,
     suppress_health_check=[hypothesis.HealthCheck.function_scoped_fixture],
 )
 hypothesis.settings.register_profile(
