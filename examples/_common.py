@@ -61,6 +61,21 @@ def load(name, data_dir, **kwargs):
         raise DataUnavailable(2) from error
 
 
+def load_digits():
+    """scikit-learn's digits, offline: 1,797 real handwritten digits of 8x8
+    pixels in [0, 1], as `(x_train, y_train, x_test, y_test)`, a fixed
+    stratified split of 1,257 training and 540 test images."""
+    from sklearn.datasets import load_digits as sklearn_digits
+    from sklearn.model_selection import train_test_split
+
+    data = sklearn_digits()
+    images = (data.images / 16.0).astype("float32")
+    x_train, x_test, y_train, y_test = train_test_split(
+        images, data.target, test_size=0.3, stratify=data.target, random_state=0
+    )
+    return x_train, y_train, x_test, y_test
+
+
 def layer_class(name):
     import keras_lstm_variants as klv
 

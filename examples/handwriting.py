@@ -4,7 +4,9 @@ Loads `mnist` (or `emnist/...` with --dataset) with tensorflow_datasets and
 feeds each 28x28 image to the recurrent layer as a sequence: by default 28
 steps of one row (28 pixels) each; with --pixels, 784 steps of one pixel (the
 classic long-range memory benchmark), with --permute in a fixed random order
-(permuted pixel MNIST). Writes the model (`model.keras`), the history
+(permuted pixel MNIST). `--dataset digits` needs no download: scikit-learn's
+1,797 real handwritten digits of 8x8 pixels (8 steps of one row, or 64 of one
+pixel), split 1,257 / 540. Writes the model (`model.keras`), the history
 (`history.json`) and an accuracy/loss plot (`training.png`) to --output and
 prints the test accuracy.
 
@@ -22,8 +24,10 @@ import _common
 
 def main(argv=None):
     p = _common.parser(__doc__.split("\n\n")[0], "handwriting_output", units=128, batch_size=128)
-    p.add_argument("--dataset", default="mnist", help="mnist, or an emnist config such as emnist/balanced")
-    p.add_argument("--pixels", action="store_true", help="784 steps of one pixel instead of 28 rows")
+    p.add_argument("--dataset", default="mnist",
+                   help="mnist, an emnist config such as emnist/balanced, or "
+                   "digits (scikit-learn's, offline)")
+    p.add_argument("--pixels", action="store_true", help="one pixel a step instead of one row")
     p.add_argument("--permute", action="store_true", help="with --pixels, a fixed random pixel order")
     p.add_argument("--learning-rate", type=float, default=1e-3)
     args = p.parse_args(argv)
@@ -35,17 +39,24 @@ def main(argv=None):
     import numpy as np
     import tensorflow as tf
 
-    (train, test), info = _common.load(
-        args.dataset, args.data_dir, split=["train", "test"], as_supervised=True
-    )
-    classes = info.features["label"].num_classes
-    steps, features = (784, 1) if args.pixels else (28, 28)
-    order = np.random.default_rng(0).permutation(784) if args.permute else np.arange(784)
+    if args.dataset == "digits":
+        x_train, y_train, x_test, y_test = _common.load_digits()
+        train = tf.data.Dataset.from_tensor_slices((x_train, y_train))
+        test = tf.data.Dataset.from_tensor_slices((x_test, y_test))
+        classes, side, scale = 10, 8, 1.0  # already in [0, 1]
+    else:
+        (train, test), info = _common.load(
+            args.dataset, args.data_dir, split=["train", "test"], as_supervised=True
+        )
+        classes, side, scale = info.features["label"].num_classes, 28, 255.0
+    size = side * side
+    steps, features = (size, 1) if args.pixels else (side, side)
+    order = np.random.default_rng(0).permutation(size) if args.permute else np.arange(size)
 
     def to_sequence(image, label):
-        pixels = tf.reshape(tf.cast(image, tf.float32) / 255.0, (784,))
+        pixels = tf.reshape(tf.cast(image, tf.float32) / scale, (size,))
         if args.dataset.startswith("emnist"):  # EMNIST images are transposed
-            pixels = tf.reshape(tf.transpose(tf.reshape(pixels, (28, 28))), (784,))
+            pixels = tf.reshape(tf.transpose(tf.reshape(pixels, (side, side))), (size,))
         return tf.reshape(tf.gather(pixels, order), (steps, features)), label
 
     def prepare(dataset):

@@ -3,6 +3,7 @@
 import json
 
 import keras
+import numpy as np
 import pytest
 from conftest import load_example
 
@@ -35,16 +36,61 @@ def test_imdb_on_mock_data(tmp_path, variant):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("options, steps", [([], 28), (["--pixels", "--permute"], 784)])
-def test_handwriting_on_mock_data(tmp_path, options, steps):
+@pytest.mark.parametrize(
+    "dataset, options, steps",
+    [("mnist", [], 28), ("digits", ["--pixels", "--permute"], 64)],
+)
+def test_handwriting(tmp_path, dataset, options, steps):
+    # MNIST through tfds (mock data: the real loading code); scikit-learn's
+    # digits offline, the real data.
     with tfds.testing.mock_data(num_examples=8):
         code = load_example("handwriting").main(COMMON + options + [
-            "--variant", "CoupledLSTM",
+            "--variant", "CoupledLSTM", "--dataset", dataset,
             "--backend", keras.backend.backend(), "--output", str(tmp_path),
         ])
     assert code == 0
     model = _check_outputs(tmp_path)
     assert model.input_shape[1] == steps and model.output_shape == (None, 10)
+
+
+def test_study_data_is_the_real_data():
+    study = load_example("variant_study")
+    expected = {  # task: (train shape, test shape, classes)
+        "digits": ((1257, 8, 8), (540, 8, 8), 10),
+        "japanese_vowels": ((270, 29, 12), (370, 29, 12), 9),
+        "mnist1d": ((4000, 40, 1), (1000, 40, 1), 10),
+    }
+    for task, (train_shape, test_shape, classes) in expected.items():
+        x_train, y_train, x_test, y_test, n = study.load_task(task)
+        assert (x_train.shape, x_test.shape, n) == (train_shape, test_shape, classes)
+        assert set(y_train) == set(y_test) == set(range(classes)), task
+    # JapaneseVowels: 7 to 29 real steps, zero-padded at the end, so that
+    # Masking(0.0) marks exactly the padding.
+    x_train, _, x_test, _, _ = study.load_task("japanese_vowels")
+    real = np.any(np.concatenate([x_train, x_test]) != 0.0, axis=-1)
+    lengths = real.sum(axis=1)
+    assert lengths.min() == 7 and lengths.max() == 29
+    assert all(real[i, :n].all() for i, n in enumerate(lengths))
+
+
+@pytest.mark.slow
+def test_study_quick_run_writes_tables_json_and_plot(tmp_path, capsys):
+    study = load_example("variant_study")
+    variants = ["LSTM (NP)", "FGR"]
+    study.main(["--quick", "--backend", keras.backend.backend(),
+                "--variants", *variants, "--output", str(tmp_path)])
+    result = json.loads((tmp_path / "results.json").read_text())
+    runs = result["runs"]
+    assert sorted((r["task"], r["variant"]) for r in runs) == sorted(
+        (t, v) for t in study.TASKS for v in variants
+    )
+    assert all(0.0 <= r["test_accuracy"] <= 1.0 and r["parameters"] > 0
+               for r in runs)
+    table = (tmp_path / "results.md").read_text()
+    assert all(f"### {task}" in table for task in study.TASKS)
+    assert all(f"| {v} |" in table for v in variants)
+    assert table.split("\n\n", 1)[1] in capsys.readouterr().out
+    assert (tmp_path / "results.png").read_bytes()[:4] == b"\x89PNG"
 
 
 def test_missing_data_gives_a_message_not_a_traceback(tmp_path, capsys, monkeypatch):

@@ -1,0 +1,272 @@
+"""The variants on real sequences, offline: a reproducible comparison.
+
+Trains every variant of the package (the four layers, and Greff et al.'s
+search space) on real data that ships inside Python packages, with several
+seeds, on the same budget (units, optimizer, learning rate, epochs, batch
+size), and reports the test accuracy (mean and spread over seeds), the
+parameter count and the training time:
+
+- `digits`: scikit-learn's `load_digits`, 1,797 real handwritten digits of
+  8x8 pixels, read as 8 steps of one 8-pixel row; a fixed stratified split of
+  1,257 training and 540 test images.
+- `japanese_vowels`: the UEA archive's JapaneseVowels as `sktime` ships it,
+  9 speakers, 12 cepstral coefficients per step, 7-29 steps (270 training,
+  370 test utterances); zero-padded to 29 steps with a mask, so a padded
+  step changes nothing.
+- `mnist1d`: the `mnist1d` package's generator (Greydanus 2020, the
+  default arguments, no download): 4,000 training and 1,000 test sequences
+  of 40 steps.
+
+    python examples/variant_study.py --backend jax --output study
+    python examples/variant_study.py --quick      # seconds: a smoke test
+
+Writes `<output>/results.json` (every run, with versions and arguments),
+`results.md` (one table per task) and `results.png`, and prints the tables.
+"""
+
+import argparse
+import json
+import os
+import pathlib
+import platform
+import statistics
+import sys
+import time
+
+import _common
+
+TASKS = ("digits", "japanese_vowels", "mnist1d")
+# Display name -> how to build the layer: a search-space name, or a class of
+# the package with its arguments. V = PeepholeLSTM, NP = LSTM, CIFG =
+# CoupledLSTM with peepholes, as in Greff et al.
+VARIANTS = {
+    "LSTM (NP)": ("search_space", "NP"),
+    "PeepholeLSTM (V)": ("search_space", "V"),
+    "CoupledLSTM": ("CoupledLSTM", {}),
+    "CoupledLSTM+peepholes (CIFG)": ("search_space", "CIFG"),
+    "LayerNormLSTM": ("LayerNormLSTM", {}),
+    "NIG": ("search_space", "NIG"),
+    "NFG": ("search_space", "NFG"),
+    "NOG": ("search_space", "NOG"),
+    "NIAF": ("search_space", "NIAF"),
+    "NOAF": ("search_space", "NOAF"),
+    "FGR": ("search_space", "FGR"),
+}
+# Epochs per task: the same for every variant (the budget).
+EPOCHS = {"digits": 30, "japanese_vowels": 40, "mnist1d": 30}
+# Published test accuracies on the same data, for comparison.
+PUBLISHED = {
+    "mnist1d": "logistic regression 32%, MLP 68%, CNN 94%, GRU 91%, human "
+    "expert 96% (Greydanus 2020, the mnist1d README)",
+}
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--backend", default=os.environ.get("KERAS_BACKEND", "jax"))
+    p.add_argument("--tasks", nargs="+", default=list(TASKS), choices=TASKS)
+    p.add_argument("--variants", nargs="+", default=list(VARIANTS),
+                   choices=list(VARIANTS), metavar="VARIANT",
+                   help="any of: " + ", ".join(VARIANTS))
+    p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    p.add_argument("--units", type=int, default=32)
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--learning-rate", type=float, default=3e-3)
+    p.add_argument("--epochs", type=int, default=None,
+                   help="the same for every task (default: per task, "
+                   + ", ".join(f"{t} {e}" for t, e in EPOCHS.items()) + ")")
+    p.add_argument("--output", default="study_output")
+    p.add_argument("--quick", action="store_true",
+                   help="one epoch on 64 training sequences, one seed")
+    p.add_argument("--combine", nargs="+", type=pathlib.Path, metavar="DIR",
+                   help="train nothing: summarise the results.json of runs "
+                   "made in parallel (e.g. one task each) into --output")
+    args = p.parse_args(argv)
+    if args.quick:
+        args.seeds = args.seeds[:1]
+        args.epochs = 1
+    return args
+
+
+def load_task(name, quick=False):
+    """`(x_train, y_train, x_test, y_test, classes)`, x of shape (N, T, F);
+    padded steps are all zeros (JapaneseVowels), marked by `Masking`."""
+    import numpy as np
+
+    if name == "digits":  # 8 steps of one 8-pixel row
+        x_train, y_train, x_test, y_test = _common.load_digits()
+        classes = 10
+    elif name == "japanese_vowels":
+        from sktime.datasets import load_japanese_vowels
+
+        def padded(split):
+            x, y = load_japanese_vowels(split=split, return_X_y=True)
+            series = [
+                np.stack([np.asarray(x.iloc[i, j]) for j in range(x.shape[1])],
+                         axis=-1)
+                for i in range(len(x))
+            ]
+            out = np.zeros((len(series), 29, series[0].shape[1]), "float32")
+            for i, s in enumerate(series):
+                out[i, : len(s)] = s
+            return out, np.asarray(y).astype(int) - 1
+
+        x_train, y_train = padded("train")
+        x_test, y_test = padded("test")
+        classes = 9
+    elif name == "mnist1d":
+        from mnist1d.data import get_dataset_args
+        from mnist1d.data import make_dataset
+
+        data = make_dataset(get_dataset_args())
+        x_train = data["x"][..., None].astype("float32")
+        x_test = data["x_test"][..., None].astype("float32")
+        y_train, y_test = data["y"], data["y_test"]
+        classes = 10
+    else:
+        raise ValueError(f"Argument `task` must be one of {TASKS}. "
+                         f"Received: task={name!r}.")
+    if quick:
+        x_train, y_train = x_train[:64], y_train[:64]
+        x_test, y_test = x_test[:64], y_test[:64]
+    return x_train, np.asarray(y_train), x_test, np.asarray(y_test), classes
+
+
+def build_layer(variant, units):
+    import keras_lstm_variants as klv
+
+    kind, what = VARIANTS[variant]
+    if kind == "search_space":
+        return klv.search_space.layer(what, units)
+    return getattr(klv, kind)(units, **what)
+
+
+def run_one(task, data, variant, seed, args):
+    import keras
+
+    x_train, y_train, x_test, y_test, classes = data
+    keras.utils.set_random_seed(seed)
+    model = keras.Sequential([
+        keras.Input(x_train.shape[1:]),
+        keras.layers.Masking(0.0),
+        build_layer(variant, args.units),
+        keras.layers.Dense(classes, activation="softmax"),
+    ])
+    model.compile(keras.optimizers.Adam(args.learning_rate),
+                  "sparse_categorical_crossentropy", metrics=["accuracy"])
+    epochs = args.epochs or EPOCHS[task]
+    start = time.perf_counter()
+    model.fit(x_train, y_train, batch_size=args.batch_size, epochs=epochs,
+              shuffle=True, verbose=0)
+    seconds = time.perf_counter() - start
+    _, accuracy = model.evaluate(x_test, y_test, verbose=0)
+    return {
+        "task": task, "variant": variant, "seed": seed, "epochs": epochs,
+        "test_accuracy": float(accuracy), "parameters": model.count_params(),
+        "train_seconds": seconds,
+    }
+
+
+def summary(runs, tasks, variants):
+    """One Markdown table per task: mean and spread over the seeds."""
+    lines = []
+    for task in tasks:
+        lines += [f"### {task}", "",
+                  "| variant | test accuracy (mean ± sd) | min-max | "
+                  "parameters | train s |", "|---|---:|---:|---:|---:|"]
+        for variant in variants:
+            rows = [r for r in runs if r["task"] == task
+                    and r["variant"] == variant]
+            if not rows:
+                continue
+            acc = [r["test_accuracy"] for r in rows]
+            sd = statistics.stdev(acc) if len(acc) > 1 else 0.0
+            lines.append(
+                f"| {variant} | {100 * statistics.mean(acc):.1f} ± "
+                f"{100 * sd:.1f} | {100 * min(acc):.1f}-{100 * max(acc):.1f}"
+                f" | {rows[0]['parameters']} | "
+                f"{statistics.mean(r['train_seconds'] for r in rows):.0f} |"
+            )
+        if task in PUBLISHED:
+            lines += ["", f"Published: {PUBLISHED[task]}."]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def plot(runs, tasks, variants, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    fig, axes = plt.subplots(1, len(tasks), figsize=(5 * len(tasks), 5),
+                             squeeze=False)
+    for ax, task in zip(axes[0], tasks, strict=True):
+        means, sds = [], []
+        for variant in variants:
+            acc = [r["test_accuracy"] for r in runs
+                   if r["task"] == task and r["variant"] == variant]
+            means.append(np.mean(acc))
+            sds.append(np.std(acc, ddof=1) if len(acc) > 1 else 0.0)
+        ax.barh(range(len(variants)), means, xerr=sds, color="tab:blue")
+        ax.set_yticks(range(len(variants)), variants)
+        ax.invert_yaxis()
+        ax.set_xlim(max(0.0, min(means) - 0.1), 1.0)
+        ax.set_xlabel("test accuracy (mean ± sd over seeds)")
+        ax.set_title(task)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    os.environ["KERAS_BACKEND"] = args.backend
+    import keras
+
+    import keras_lstm_variants as klv
+
+    output = pathlib.Path(args.output)
+    output.mkdir(parents=True, exist_ok=True)
+    runs, commands, arguments = [], [], []
+    for folder in args.combine or []:
+        part = json.loads((folder / "results.json").read_text())
+        runs += part["runs"]
+        commands.append(part["command"])
+        arguments.append(part["arguments"])
+    if args.combine:
+        args.tasks = [t for t in TASKS if any(r["task"] == t for r in runs)]
+        args.variants = [v for v in VARIANTS
+                         if any(r["variant"] == v for r in runs)]
+    for task in [] if args.combine else args.tasks:
+        data = load_task(task, args.quick)
+        for seed in args.seeds:
+            for variant in args.variants:
+                run = run_one(task, data, variant, seed, args)
+                runs.append(run)
+                print(f"{task:16s} seed {seed} {variant:30s} "
+                      f"acc {run['test_accuracy']:.4f} "
+                      f"{run['train_seconds']:.0f} s", flush=True)
+    table = summary(runs, args.tasks, args.variants)
+    command = " ".join(["python examples/variant_study.py"] + sys.argv[1:])
+    meta = {
+        "command": "; ".join(commands) if commands else command,
+        "arguments": arguments if args.combine else vars(args),
+        "versions": {"keras": keras.__version__,
+                     "keras_lstm_variants": klv.__version__,
+                     "backend": args.backend,
+                     "python": platform.python_version()},
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
+    }
+    (output / "results.json").write_text(
+        json.dumps({**meta, "runs": runs}, indent=1, default=str))
+    (output / "results.md").write_text(
+        f"Command(s): `{meta['command']}`; {meta['versions']}; "
+        f"{meta['machine']}; seeds {sorted({r['seed'] for r in runs})}."
+        f"\n\n{table}")
+    plot(runs, args.tasks, args.variants, output / "results.png")
+    print(table)
+
+
+if __name__ == "__main__":
+    main()
