@@ -352,11 +352,7 @@ class LSTMCellBase(keras.Layer, DropoutRNNCell):
         if self.extra_state_sizes() and (
             type(self).next_extra_states is LSTMCellBase.next_extra_states
         ):
-            raise VariantDefinitionError(
-                f"{type(self).__name__} declares extra states "
-                f"{self.extra_state_sizes()} and must define "
-                "`next_extra_states(self, z, c_tm1, c)`."
-            )
+            raise _missing_next_extra_states(self)
         self.build_variant(input_shape)
         # Last, so that the layouts without projection are those of 0.1.0.
         self.projection_kernel = None
@@ -511,11 +507,7 @@ class LSTMCellBase(keras.Layer, DropoutRNNCell):
         """The extra states of this step (a list, one tensor per
         `extra_state_sizes`), from the pre-activations, the previous and the
         new carry. Defined by a variant with extra states."""
-        raise VariantDefinitionError(
-            f"{type(self).__name__} declares extra states "
-            f"{self.extra_state_sizes()} and must define "
-            "`next_extra_states(self, z, c_tm1, c)`."
-        )
+        raise _missing_next_extra_states(self)
 
     def _step(
         self,
@@ -671,6 +663,16 @@ class LSTMCellBase(keras.Layer, DropoutRNNCell):
             "cell_zoneout": self.cell_zoneout,
             "output_zoneout": self.output_zoneout,
         }
+
+
+def _missing_next_extra_states(cell):
+    """The error of a variant that declares extra states without computing
+    them: raised at build, before any step."""
+    return VariantDefinitionError(
+        f"{type(cell).__name__} declares extra states "
+        f"{cell.extra_state_sizes()} and must define "
+        "`next_extra_states(self, z, c_tm1, c)`."
+    )
 
 
 def _check_variant_definition(cls):
