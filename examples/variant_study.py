@@ -34,6 +34,7 @@ import sys
 import time
 
 import _common
+import numpy as np
 
 TASKS = ("digits", "japanese_vowels", "mnist1d")
 # Display name -> how to build the layer: a search-space name, or a class of
@@ -78,6 +79,10 @@ def parse_args(argv=None):
     p.add_argument("--output", default="study_output")
     p.add_argument("--quick", action="store_true",
                    help="one epoch on 64 training sequences, one seed")
+    p.add_argument("--dtw-baseline", action="store_true",
+                   help="train nothing: the 1-nearest-neighbour DTW "
+                   "classifier (the UEA archive's benchmark) on each task, "
+                   "into --output/dtw_baseline.json")
     p.add_argument("--combine", nargs="+", type=pathlib.Path, metavar="DIR",
                    help="train nothing: summarise the results.json of runs "
                    "made in parallel (e.g. one task each) into --output")
@@ -91,7 +96,6 @@ def parse_args(argv=None):
 def load_task(name, quick=False):
     """`(x_train, y_train, x_test, y_test, classes)`, x of shape (N, T, F);
     padded steps are all zeros (JapaneseVowels), marked by `Masking`."""
-    import numpy as np
 
     if name == "digits":  # 8 steps of one 8-pixel row
         x_train, y_train, x_test, y_test = _common.load_digits()
@@ -198,7 +202,6 @@ def plot(runs, tasks, variants, path):
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    import numpy as np
 
     fig, axes = plt.subplots(1, len(tasks), figsize=(5 * len(tasks), 5),
                              squeeze=False)
@@ -219,8 +222,51 @@ def plot(runs, tasks, variants, path):
     fig.savefig(path, dpi=100)
 
 
+def dtw_distances(series, references, reference_lengths):
+    """Dependent multivariate DTW (squared Euclidean cost, no window) from
+    `series` `(T, F)` to each of `references` `(N, T_max, F)`, zero-padded
+    to `reference_lengths`: the distances, shape `(N,)`."""
+    cost = ((series[None, :, None, :] - references[:, None, :, :]) ** 2).sum(-1)
+    steps, width = cost.shape[1], cost.shape[2]
+    total = np.full((len(references), steps + 1, width + 1), np.inf)
+    total[:, 0, 0] = 0.0
+    for p in range(1, steps + 1):
+        for q in range(1, width + 1):
+            total[:, p, q] = cost[:, p - 1, q - 1] + np.minimum(
+                np.minimum(total[:, p - 1, q], total[:, p, q - 1]),
+                total[:, p - 1, q - 1],
+            )
+    return total[np.arange(len(references)), steps, reference_lengths]
+
+
+def dtw_nearest_neighbour_accuracy(x_train, y_train, x_test, y_test):
+    """Test accuracy of 1-NN DTW; trailing all-zero steps are padding."""
+    def lengths(x):
+        present = np.abs(x).sum(-1) > 0
+        return x.shape[1] - np.argmax(present[:, ::-1], axis=1)
+
+    train_lengths, test_lengths = lengths(x_train), lengths(x_test)
+    hits = 0
+    for series, length, label in zip(x_test, test_lengths, y_test):
+        distances = dtw_distances(series[:length], x_train, train_lengths)
+        hits += y_train[np.argmin(distances)] == label
+    return hits / len(y_test)
+
+
 def main(argv=None):
     args = parse_args(argv)
+    if args.dtw_baseline:
+        output = pathlib.Path(args.output)
+        output.mkdir(parents=True, exist_ok=True)
+        baseline = {}
+        for task in args.tasks:
+            x_train, y_train, x_test, y_test, _ = load_task(task, args.quick)
+            baseline[task] = dtw_nearest_neighbour_accuracy(
+                x_train, y_train, x_test, y_test
+            )
+            print(f"{task:16s} 1-NN DTW test accuracy {baseline[task]:.4f}")
+        (output / "dtw_baseline.json").write_text(json.dumps(baseline) + "\n")
+        return baseline
     os.environ["KERAS_BACKEND"] = args.backend
     import keras
 

@@ -3,18 +3,16 @@
 Every class here is registered for serialisation under the package name
 `keras_lstm_variants`: import the package before `keras.saving.load_model`.
 `LSTMCellBase` and `LSTMLayerBase` are the public bases of a new variant;
-`search_space` builds Greff et al.'s variants by name.
+`search_space` builds Greff et al.'s variants by name; `litert` converts
+a model to LiteRT's fused LSTM op (float or int8) for devices.
 """
 
+from keras_lstm_variants import litert
 from keras_lstm_variants import search_space
 from keras_lstm_variants._cell import LSTMCellBase
 from keras_lstm_variants._cell import VariantDefinitionError
 from keras_lstm_variants._layer import LSTMLayerBase
 from keras_lstm_variants.coupled_lstm import CoupledLSTM
-from keras_lstm_variants import search_space
-from keras_lstm_variants._cell import LSTMCellBase
-from keras_lstm_variants._cell import VariantDefinitionError
-from keras_lstm_variants._layer import LSTMLayerBase
 from keras_lstm_variants.coupled_lstm import CoupledLSTMCell
 from keras_lstm_variants.layer_norm_lstm import LayerNormLSTM
 from keras_lstm_variants.layer_norm_lstm import LayerNormLSTMCell
@@ -59,6 +57,7 @@ __all__ = [
     "FullGateRecurrenceLSTM",
     "FullGateRecurrenceLSTMCell",
     "search_space",
+    "litert",
     "LSTMCellBase",
     "LSTMLayerBase",
     "VariantDefinitionError",

@@ -22,6 +22,7 @@ from keras_lstm_variants._cell import checked_config
 from keras_lstm_variants._cell import serializable
 from keras_lstm_variants._keras_internal import backend_rnn
 from keras_lstm_variants._tensorflow import in_xla_context
+from keras_lstm_variants._tensorflow import litert_conversion
 
 # How the layers' loop computes the gate pre-activations:
 #   "fused": one matmul per step, [x_t, h_{t-1}] @ [W; U] (cells whose
@@ -194,9 +195,44 @@ class LSTMLayerBase(keras.layers.RNN):
             initial_state = self._checked_initial_state(
                 sequences, initial_state
             )
+        if litert_conversion() is not None:
+            return self._call_for_litert(
+                sequences, initial_state, mask, training
+            )
         return super().call(
             sequences, initial_state=initial_state, mask=mask, training=training
         )
+
+    def _call_for_litert(self, sequences, initial_state, mask, training):
+        """The call while `litert.convert` traces the model: the fused op's
+        marked function where it computes this layer, else the loop unrolled
+        or an error, as the conversion asks."""
+        from keras_lstm_variants import _tensorflow
+        from keras_lstm_variants.litert import unsupported_reason
+
+        reason = unsupported_reason(self, mask, initial_state)
+        if reason is None:
+            return _tensorflow.litert_fused_call(self, sequences)
+        if litert_conversion()["unsupported"] == "error":
+            raise ValueError(
+                f"Layer {self.name!r} ({type(self).__name__}) cannot be "
+                f"LiteRT's fused LSTM op: {reason}. Pass "
+                "unsupported='unroll' to unroll it instead."
+            )
+        if sequences.shape[1] is None:
+            raise ValueError(
+                f"Layer {self.name!r} cannot be fused ({reason}) nor unrolled "
+                "without a fixed number of steps. Received: inputs.shape="
+                f"{tuple(sequences.shape)}."
+            )
+        unroll, self.unroll = self.unroll, True
+        try:
+            return super().call(
+                sequences, initial_state=initial_state, mask=mask,
+                training=training,
+            )
+        finally:
+            self.unroll = unroll
 
     def inner_loop(self, sequences, initial_state, mask, training=False):
         if isinstance(mask, (list, tuple)):

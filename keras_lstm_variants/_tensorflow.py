@@ -14,6 +14,9 @@ answer is "no XLA", which is only slower, never wrong.
 
 `with_gradient`: a function with a hand-written backward pass, as
 `_jax.with_gradient` (see there), through `tf.custom_gradient`.
+
+`convert_to_litert`: the work of `keras_lstm_variants.litert.convert`,
+TensorFlow's converter and LiteRT's flatbuffer (below).
 """
 
 
@@ -42,3 +45,276 @@ def with_gradient(forward, backward):
         return outputs[0], lambda g: backward(g, *outputs)
 
     return function
+
+
+# --- LiteRT's fused sequence LSTM (keras_lstm_variants.litert) -------------
+#
+# TensorFlow's converter replaces a function that carries the attribute
+# `api_implements="lstm_<unique id>"` (with `time_major` and `go_backwards`
+# attributes) by one `UNIDIRECTIONAL_SEQUENCE_LSTM` op, reading the
+# function's arguments as Keras 2's `standard_lstm` had them: inputs,
+# initial h and c, kernel, recurrent kernel, bias (gates i, f, c, o). It
+# ignores the function's body, and of its results it fills the outputs (the
+# last and all), not the final states. This is how Keras 2's `LSTM` reached
+# the fused op; `convert_to_litert` traces the model with each supported
+# layer calling such a function, then writes the operands the converter
+# does not know (peepholes, projection, clips) into each op.
+
+_LITERT = {"conversion": None}
+
+
+def litert_conversion():
+    """The conversion being traced now (a dict), or None."""
+    return _LITERT["conversion"]
+
+
+def _converter_lstm(go_backwards, operands):
+    """A new function marked for the converter (one per layer call, as the
+    unique id wants). Its body runs only if the traced graph itself is
+    executed: the fused op's equations, its arguments' standard gates with
+    `operands`' peepholes, projection and clips (`litert.fused_weights`)."""
+    import uuid
+
+    import tensorflow as tf
+
+    peepholes = operands["peepholes"]
+    projection = operands["projection"]
+    cell_clip = operands["cell_clip"]
+    projection_clip = operands["projection_clip"]
+
+    def standard_lstm(inputs, init_h, init_c, kernel, recurrent_kernel, bias):
+        steps = tf.transpose(inputs, (1, 0, 2))
+        if go_backwards:
+            steps = tf.reverse(steps, axis=[0])
+
+        def step(states, x_t):
+            h, c = states
+            z = tf.matmul(x_t, kernel) + tf.matmul(h, recurrent_kernel) + bias
+            z_i, z_f, z_c, z_o = tf.split(z, 4, axis=1)
+            if peepholes is not None:
+                z_i += peepholes[0] * c
+                z_f += peepholes[1] * c
+            c = tf.sigmoid(z_f) * c + tf.sigmoid(z_i) * tf.tanh(z_c)
+            if cell_clip:
+                c = tf.clip_by_value(c, -cell_clip, cell_clip)
+            if peepholes is not None:
+                z_o += peepholes[2] * c
+            h = tf.sigmoid(z_o) * tf.tanh(c)
+            if projection is not None:
+                h = tf.matmul(h, projection)
+                if projection_clip:
+                    h = tf.clip_by_value(h, -projection_clip, projection_clip)
+            return h, c
+
+        hs, cs = tf.scan(step, steps, initializer=(init_h, init_c))
+        # The last result is Keras 2's "runtime" marker, a float.
+        return hs[-1], tf.transpose(hs, (1, 0, 2)), hs[-1], cs[-1], 1.0
+
+    return tf.function(
+        standard_lstm,
+        experimental_attributes={
+            "api_implements": f"lstm_{uuid.uuid4()}",
+            "api_preferred_device": "CPU",
+            "time_major": False,
+            "go_backwards": bool(go_backwards),
+        },
+        autograph=False,
+    )
+
+
+def litert_fused_call(layer, sequences):
+    """`layer`'s output as the fused op computes it, for the converter.
+    Records the layer's full operands for `convert_to_litert`."""
+    import tensorflow as tf
+
+    from keras_lstm_variants.litert import fused_weights
+
+    with tf.init_scope():  # the weights' values, out of the trace
+        weights = fused_weights(layer.cell)
+    # Keras may trace the model more than once: one record per layer.
+    _LITERT["conversion"]["fused"][id(layer)] = weights
+    batch = tf.shape(sequences)[0]
+    h0 = tf.zeros((batch, layer.cell.output_size), sequences.dtype)
+    c0 = tf.zeros((batch, layer.cell.units), sequences.dtype)
+    last, outputs, _, _, _ = _converter_lstm(layer.go_backwards, weights)(
+        sequences,
+        h0,
+        c0,
+        tf.constant(weights["kernel"]),
+        tf.constant(weights["recurrent_kernel"]),
+        tf.constant(weights["bias"]),
+    )
+    return outputs if layer.return_sequences else last
+
+
+def convert_to_litert(
+    model, quantize, representative_dataset, unsupported, batch_size
+):
+    """`keras_lstm_variants.litert.convert`'s work (see there)."""
+    import tempfile
+
+    import tensorflow as tf
+
+    specs = [
+        tf.TensorSpec((batch_size, *tensor.shape[1:]), tensor.dtype)
+        for tensor in model.inputs
+    ]
+    if any(dim is None for spec in specs for dim in spec.shape):
+        raise ValueError(
+            "litert.convert needs the shape of each model input but for the "
+            "batch (the fused op's number of steps included). Received: "
+            f"input shapes {[tuple(t.shape) for t in model.inputs]}."
+        )
+    conversion = {"fused": {}, "unsupported": unsupported}
+    with tempfile.TemporaryDirectory() as directory:
+        _LITERT["conversion"] = conversion
+        try:  # Keras traces the model here, with our layers marked
+            model.export(
+                directory,
+                format="tf_saved_model",
+                input_signature=specs,
+                verbose=False,
+            )
+        finally:
+            _LITERT["conversion"] = None
+        converter = tf.lite.TFLiteConverter.from_saved_model(directory)
+        float_model = converter.convert()
+    flatbuffer = _with_full_operands(
+        float_model, list(conversion["fused"].values())
+    )
+    if quantize == "int8":
+        flatbuffer = _quantize_int8(flatbuffer, representative_dataset)
+    return flatbuffer
+
+
+# Operand positions of UNIDIRECTIONAL_SEQUENCE_LSTM (TensorFlow Lite schema).
+_INPUT_TO_FORGET = 2
+_PEEPHOLES = (9, 10, 11)
+_PROJECTION = 16
+
+
+def _with_full_operands(flatbuffer, fused):
+    """Writes peepholes, projection and clips into each fused op, which the
+    converter built from the standard gates only. Each op is matched to its
+    layer by its input-to-forget weights."""
+    import numpy as np
+    from tensorflow.lite.python import schema_py_generated as schema
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    model = flatbuffer_utils.convert_bytearray_to_object(flatbuffer)
+    lstm_code = schema.BuiltinOperator.UNIDIRECTIONAL_SEQUENCE_LSTM
+    ops = [
+        (subgraph, op)
+        for subgraph in model.subgraphs
+        for op in subgraph.operators
+        if model.operatorCodes[op.opcodeIndex].builtinCode == lstm_code
+    ]
+    unused = list(range(len(fused)))
+    for subgraph, op in ops:
+        forget = _tensor_array(model, subgraph, op.inputs[_INPUT_TO_FORGET])
+        match = [
+            k
+            for k, w in enumerate(fused)
+            if _forget_block(w["kernel"]).shape == forget.shape
+            and np.array_equal(_forget_block(w["kernel"]), forget)
+        ]
+        if not match:
+            raise RuntimeError(
+                "A fused LSTM op matches none of the layers marked for it; "
+                "please report this with your TensorFlow version."
+            )
+        # A layer called twice makes two ops of one record; layers of equal
+        # forget weights are told apart by order.
+        k = next((k for k in match if k in unused), match[0])
+        if k in unused:
+            unused.remove(k)
+        weights = fused[k]
+        inputs = list(op.inputs)
+        if weights["peepholes"] is not None:
+            for slot, vector in zip(_PEEPHOLES, weights["peepholes"]):
+                inputs[slot] = _add_constant(model, subgraph, vector)
+        if weights["projection"] is not None:
+            inputs[_PROJECTION] = _add_constant(
+                model, subgraph, weights["projection"].T
+            )
+        op.inputs = np.array(inputs, dtype=np.int32)
+        op.builtinOptions.cellClip = weights["cell_clip"]
+        op.builtinOptions.projClip = weights["projection_clip"]
+    return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
+
+
+def _forget_block(kernel):
+    """The op's input-to-forget weights `(units, features)` from a kernel."""
+    units = kernel.shape[1] // 4
+    return kernel[:, units : 2 * units].T
+
+
+def _tensor_array(model, subgraph, index):
+    import numpy as np
+
+    tensor = subgraph.tensors[index]
+    data = model.buffers[tensor.buffer].data
+    if data is None:
+        return np.zeros((0,), np.float32)
+    return np.frombuffer(bytes(data), "<f4").reshape(tensor.shape)
+
+
+def _add_constant(model, subgraph, array):
+    """Appends a float32 constant tensor; returns its index."""
+    import numpy as np
+    from tensorflow.lite.python import schema_py_generated as schema
+
+    array = np.ascontiguousarray(array, dtype="<f4")
+    buffer = schema.BufferT()
+    buffer.data = np.frombuffer(array.tobytes(), np.uint8)
+    model.buffers.append(buffer)
+    tensor = schema.TensorT()
+    tensor.shape = np.array(array.shape, np.int32)
+    tensor.type = schema.TensorType.FLOAT32
+    tensor.buffer = len(model.buffers) - 1
+    tensor.name = f"keras_lstm_variants/constant_{len(subgraph.tensors)}"
+    subgraph.tensors.append(tensor)
+    return len(subgraph.tensors) - 1
+
+
+def _quantize_int8(flatbuffer, representative_dataset):
+    """Full-integer int8 (int8 inputs and outputs), calibrated on
+    `representative_dataset`: the steps `TFLiteConverter` takes for
+    `optimizations=[DEFAULT]`, `TFLITE_BUILTINS_INT8`, on our finished float
+    model (the converter's own run would quantize before
+    `_with_full_operands`), with one difference: each sample starts from a
+    zero state. The fused op keeps h and c in variable tensors between
+    invocations, so the converter's calibration runs the samples as one
+    long sequence, and calibrates the cell state on a range it never has
+    (measured: int8 PeepholeLSTM on digits, 10.7% accurate; 92.6% so).
+    Resizing the inputs makes the interpreter reallocate, which zeroes the
+    variable tensors. `tests/test_litert.py` fails if TensorFlow moves the
+    functions used here."""
+    import numpy as np
+    import tensorflow as tf
+    from tensorflow.lite.python.convert import mlir_quantize
+    from tensorflow.lite.python.optimize import calibrator
+
+    wrapper = calibrator.Calibrator(
+        calibrator.add_intermediate_tensors(flatbuffer)
+    )._calibrator
+    for sample in representative_dataset():
+        if not isinstance(sample, (list, tuple)):
+            raise ValueError(
+                "Argument `representative_dataset` must yield lists of "
+                "arrays, one per model input. Received: a "
+                f"{type(sample).__name__}."
+            )
+        sample = [np.asarray(x, dtype=np.float32) for x in sample]
+        shapes = [list(x.shape) for x in sample]
+        longer = [
+            [s[0], s[1] + 1, *s[2:]] if len(s) > 1 else s for s in shapes
+        ]
+        wrapper.Prepare(longer)
+        wrapper.Prepare(shapes)  # reallocated: the state starts at zero
+        wrapper.FeedTensor(sample)
+    return mlir_quantize(
+        wrapper.Calibrate(),
+        input_data_type=tf.int8,
+        output_data_type=tf.int8,
+    )

@@ -104,3 +104,49 @@ def test_missing_data_gives_a_message_not_a_traceback(tmp_path, capsys, monkeypa
     message = capsys.readouterr().err
     assert "Could not load the 'mnist' dataset" in message
     assert "--data-dir" in message and "ConnectionError" in message
+
+
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow",
+                    reason="LiteRT's converter needs the TensorFlow backend")
+def test_on_device_trains_converts_and_runs_in_both_runtimes(tmp_path):
+    (row,) = load_example("on_device").main([
+        "--output", str(tmp_path), "--epochs", "1", "--units", "16",
+        "--variants", "LSTM", "--test-images", "20", "--calibration", "10",
+    ])
+    assert row["float32_max_abs_diff"] < 1e-5
+    assert row["litert_float32_accuracy"] == row["keras_accuracy"]
+    assert row["micro_float32_accuracy"] == row["keras_accuracy"]
+    assert {"litert_int8_accuracy", "micro_int8_accuracy"} <= set(row)
+    assert row["int8_bytes"] < row["float32_bytes"]
+    assert json.loads((tmp_path / "results.json").read_text()) == [row]
+    assert "| LSTM |" in (tmp_path / "results.md").read_text()
+
+
+def test_study_dtw_baseline_is_dynamic_time_warping():
+    """Against the textbook recursion, on series of unequal lengths."""
+    study = load_example("variant_study")
+    rng = np.random.default_rng(0)
+
+    def textbook(a, b):
+        cost = {(0, 0): 0.0}
+        def d(p, q):
+            if (p, q) not in cost:
+                if p == 0 or q == 0:
+                    return np.inf
+                cost[p, q] = float(((a[p - 1] - b[q - 1]) ** 2).sum()) + min(
+                    d(p - 1, q), d(p, q - 1), d(p - 1, q - 1))
+            return cost[p, q]
+        return d(len(a), len(b))
+
+    series = rng.normal(size=(5, 2))
+    lengths = np.array([3, 6, 4])
+    references = np.zeros((3, 6, 2))
+    for k, n in enumerate(lengths):
+        references[k, :n] = rng.normal(size=(n, 2))
+    expected = [textbook(series, references[k, :n]) for k, n in enumerate(lengths)]
+    np.testing.assert_allclose(
+        study.dtw_distances(series, references, lengths), expected, rtol=1e-12)
+    x_train = references[:, :, :]
+    accuracy = study.dtw_nearest_neighbour_accuracy(
+        x_train, np.array([0, 1, 2]), x_train, np.array([0, 1, 2]))
+    assert accuracy == 1.0  # each training series is its own nearest

@@ -86,27 +86,3 @@ def test_onnx_runs_in_onnxruntime_as_predict(name, tmp_path):
     assert_close(output, expected)
 
 
-def _run_tflite(path, x):
-    from ai_edge_litert.interpreter import Interpreter
-
-    interpreter = Interpreter(model_path=path)  # builtin ops only, no Flex
-    (source,) = interpreter.get_input_details()
-    interpreter.resize_tensor_input(source["index"], x.shape)
-    interpreter.allocate_tensors()
-    interpreter.set_tensor(source["index"], x)
-    interpreter.invoke()
-    return interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
-
-
-@pytest.mark.slow
-@pytest.mark.skipif(BACKEND != "tensorflow", reason="Keras exports LiteRT from TensorFlow (and torch with litert-torch)")
-@pytest.mark.parametrize("name", LAYERS)
-def test_litert_fixed_length_route_uses_builtin_ops_only(name, tmp_path):
-    model = _model(name, unroll=True)
-    x = _inputs()
-    expected = _expected(model, x)
-
-    path = str(tmp_path / "model.tflite")
-    model.export(path, format="litert", verbose=False)
-
-    assert_close(_run_tflite(path, x), expected)

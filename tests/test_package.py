@@ -17,9 +17,9 @@ def test_all_lists_exactly_the_public_classes():
     }
     # Four variants of 0.1.0, six of Greff et al.'s search space, a cell and
     # a layer each; the two public bases and the error of an incomplete
-    # variant; and the search_space module.
+    # variant; and the search_space and litert modules.
     assert len(public) == 23
-    assert set(klv.__all__) == public | {"search_space"}
+    assert set(klv.__all__) == public | {"search_space", "litert"}
 
 
 def test_keras_internal_names_still_exist():

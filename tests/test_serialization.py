@@ -188,6 +188,6 @@ def test_every_public_class_is_registered():
     for name in klv.__all__:
         cls = getattr(klv, name)
         if not (isinstance(cls, type) and issubclass(cls, keras.Layer)):
-            continue  # the search_space module, VariantDefinitionError
+            continue  # the search_space and litert modules, VariantDefinitionError
         assert keras.saving.get_registered_name(cls) == f"keras_lstm_variants>{name}"
         assert keras.saving.get_registered_object(f"keras_lstm_variants>{name}") is cls

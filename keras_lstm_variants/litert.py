@@ -1,0 +1,200 @@
+"""On-device: the layers as LiteRT's fused `UNIDIRECTIONAL_SEQUENCE_LSTM` op.
+
+`convert(model)` turns a Keras model (TensorFlow backend) into a `.tflite`
+flatbuffer in which each of our layers is one fused sequence-LSTM op, no
+`WHILE` loop: the form that LiteRT's and the microcontroller runtime's
+optimised kernels run, and that full-integer int8 quantization supports.
+
+How: while `convert` traces the model, each supported layer runs a function
+that TensorFlow's converter recognises and replaces by the fused op (the
+mechanism of Keras 2's `LSTM`, in `_tensorflow.py`); the converter fills in
+the standard gates. What the converter's route cannot say (peepholes,
+projection, clipping) `convert` then writes into the op, whose operands
+have a slot for each; the coupled gate of `CoupledLSTM` is expressed with
+the standard gates, $i = 1 - \\sigma(z_f) = \\sigma(-z_f)$. Last, with
+`quantize="int8"`, the model is calibrated on the representative data and
+quantized as the converter does.
+
+What fuses (`unsupported_reason` says why a layer does not):
+
+- `LSTM`, `PeepholeLSTM`, `CoupledLSTM` (with or without peepholes), with
+  `projection_units`, `cell_clip` and `projection_clip`, `return_sequences`
+  either way, `go_backwards`, stacked, inside `keras.layers.Bidirectional`
+  (two unidirectional ops), with `activation="tanh"` and
+  `recurrent_activation="sigmoid"` (the op's gates).
+- Not: `LayerNormLSTM` (it normalises $xW$ and $hU$ separately, the op
+  normalises each gate's sum), Greff et al.'s search-space variants and
+  your own variants (the op computes only the standard equations), zoneout
+  (its inference output is a mixture with the previous state), masks,
+  `stateful`, `return_state` and an `initial_state` (the op keeps its state
+  in variable tensors of its own). With `unsupported="unroll"` such a layer
+  is unrolled over its fixed number of steps instead (builtin ops, no
+  fused op); with `unsupported="error"` (the default) `convert` raises.
+"""
+
+import numpy as np
+
+from keras_lstm_variants.coupled_lstm import CoupledLSTMCell
+from keras_lstm_variants.lstm import LSTMCell
+from keras_lstm_variants.peephole_lstm import PeepholeLSTMCell
+
+QUANTIZATIONS = (None, "int8")
+UNSUPPORTED = ("error", "unroll")
+_FUSABLE_CELLS = (LSTMCell, PeepholeLSTMCell, CoupledLSTMCell)
+
+
+def unsupported_reason(layer, mask=None, initial_state=None):
+    """Why `layer` cannot run as the fused op, or None where it can.
+
+    `mask` and `initial_state` are those of the call being converted.
+    """
+    cell = layer.cell
+    if type(cell) not in _FUSABLE_CELLS:
+        return (
+            f"{type(layer).__name__} computes equations other than the fused "
+            "op's (it runs LSTM, PeepholeLSTM and CoupledLSTM)"
+        )
+    if cell.activation.__name__ != "tanh" or (
+        cell.recurrent_activation.__name__ != "sigmoid"
+    ):
+        return (
+            "the fused op's gates are sigmoid and its activation tanh; "
+            f"received activation={cell.activation.__name__!r}, "
+            f"recurrent_activation={cell.recurrent_activation.__name__!r}"
+        )
+    if cell._has_zoneout:
+        return (
+            "zoneout mixes the previous state into the output at inference; "
+            f"received cell_zoneout={cell.cell_zoneout!r}, "
+            f"output_zoneout={cell.output_zoneout!r}"
+        )
+    if layer.stateful:
+        return "the fused op keeps no state across calls (stateful=True)"
+    if layer.return_state:
+        return "the fused op does not return its final states (return_state)"
+    if mask is not None:
+        return "the fused op has no mask (the layer was called with a mask)"
+    if initial_state is not None:
+        return "the fused op starts from zeros (an initial_state was passed)"
+    return None
+
+
+def fused_weights(cell):
+    """The fused op's operands for `cell`, as NumPy arrays.
+
+    Returns a dict: `kernel` `(features, 4 * units)`, `recurrent_kernel`
+    `(output_size, 4 * units)` and `bias` `(4 * units,)`, with the gate
+    blocks in the op's order i, f, c, o (Keras's); `peepholes`, None or the
+    three vectors for i, f, o; `projection`, None or `(units, projection)`;
+    `cell_clip` and `projection_clip` (0 for none, as the op's options).
+    `CoupledLSTM`'s input gate is $\\sigma(-z_f - p_f c)$: the negated
+    forget-gate weights.
+    """
+    kernel = _as_numpy(cell.kernel)
+    recurrent = _as_numpy(cell.recurrent_kernel)
+    width = kernel.shape[1]
+    bias = _as_numpy(cell.bias) if cell.bias is not None else np.zeros(
+        width, kernel.dtype
+    )
+    peepholes = None
+    if isinstance(cell, CoupledLSTMCell):
+        kernel, recurrent, bias = (
+            _coupled_to_standard(w) for w in (kernel, recurrent, bias)
+        )
+        if cell.use_peepholes:
+            p_f = _as_numpy(cell.forget_gate_peephole_weights)
+            p_o = _as_numpy(cell.output_gate_peephole_weights)
+            peepholes = (-p_f, p_f, p_o)
+    elif isinstance(cell, PeepholeLSTMCell):
+        peepholes = tuple(
+            _as_numpy(getattr(cell, f"{gate}_gate_peephole_weights"))
+            for gate in ("input", "forget", "output")
+        )
+    projection = None
+    if cell.projection_kernel is not None:
+        projection = _as_numpy(cell.projection_kernel)
+    return {
+        "kernel": kernel,
+        "recurrent_kernel": recurrent,
+        "bias": bias,
+        "peepholes": peepholes,
+        "projection": projection,
+        "cell_clip": float(cell.cell_clip or 0.0),
+        "projection_clip": float(cell.projection_clip or 0.0),
+    }
+
+
+def _as_numpy(variable):
+    import keras
+
+    return np.asarray(keras.ops.convert_to_numpy(variable))
+
+
+def _coupled_to_standard(weights):
+    """Blocks f, c, o along the last axis to -f, f, c, o."""
+    f, c, o = np.split(weights, 3, axis=-1)
+    return np.concatenate([-f, f, c, o], axis=-1)
+
+
+def convert(
+    model,
+    quantize=None,
+    representative_dataset=None,
+    unsupported="error",
+    batch_size=1,
+):
+    """Converts `model` to a LiteRT flatbuffer with fused LSTM ops.
+
+    Args:
+        model: A built Keras model, TensorFlow backend, whose inputs have a
+            known shape but for the batch.
+        quantize: None (float32) or `"int8"`: full-integer quantization,
+            int8 inputs and outputs, builtin int8 ops only
+            (`TFLITE_BUILTINS_INT8`), calibrated on `representative_dataset`.
+        representative_dataset: With `quantize="int8"`, a callable returning
+            an iterable of input lists (one array per model input, batch
+            `batch_size`), as `TFLiteConverter.representative_dataset`.
+        unsupported: What to do with a layer that cannot be fused
+            (`unsupported_reason`): `"error"` raises, `"unroll"` unrolls it.
+        batch_size: The batch of the converted model (the fused op's state
+            tensors have a fixed batch). Defaults to 1.
+
+    Returns:
+        The `.tflite` flatbuffer, as bytes.
+    """
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        raise ValueError(
+            "litert.convert traces the model with TensorFlow's converter: "
+            "set KERAS_BACKEND=tensorflow. Received: backend="
+            f"{keras.backend.backend()!r}."
+        )
+    if quantize not in QUANTIZATIONS:
+        raise ValueError(
+            f"Argument `quantize` must be one of {QUANTIZATIONS}. "
+            f"Received: quantize={quantize!r}."
+        )
+    if quantize == "int8" and representative_dataset is None:
+        raise ValueError(
+            "Argument `representative_dataset` is needed to calibrate "
+            "quantize='int8'. Received: representative_dataset=None."
+        )
+    if unsupported not in UNSUPPORTED:
+        raise ValueError(
+            f"Argument `unsupported` must be one of {UNSUPPORTED}. "
+            f"Received: unsupported={unsupported!r}."
+        )
+    if not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(
+            "Argument `batch_size` must be a positive integer. "
+            f"Received: batch_size={batch_size!r}."
+        )
+    from keras_lstm_variants import _tensorflow
+
+    return _tensorflow.convert_to_litert(
+        model, quantize, representative_dataset, unsupported, batch_size
+    )
+
+
+__all__ = ["convert", "fused_weights", "unsupported_reason"]
