@@ -172,7 +172,8 @@ def convert_to_litert(
             model.export(
                 directory,
                 format="tf_saved_model",
-                input_signature=specs,
+                # The model's one argument: a tensor, or the list of them.
+                input_signature=specs if len(specs) == 1 else [specs],
                 verbose=False,
             )
         finally:

@@ -149,6 +149,31 @@ def test_float_file_is_fused_ops_only_and_predicts_what_keras_does(name):
         np.testing.assert_allclose(micro, expected, atol=1e-5, rtol=0)
 
 
+def test_shared_layer_two_inputs_and_a_larger_batch():
+    """A layer called on two inputs is two fused ops of its weights; the
+    batch of the file is `batch_size`."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    keras.utils.set_random_seed(6)
+    shared = klv.PeepholeLSTM(5, projection_units=3)
+    first, second = keras.Input((STEPS, FEATURES)), keras.Input((STEPS, FEATURES))
+    model = keras.Model(
+        [first, second], keras.layers.Add()([shared(first), shared(second)])
+    )
+    x = np.random.default_rng(6).normal(size=(2, 2, STEPS, FEATURES)).astype("float32")
+
+    flatbuffer = litert.convert(model, batch_size=2)
+
+    assert _ops(flatbuffer).count(FUSED) == 2
+    interpreter = Interpreter(model_content=flatbuffer)
+    interpreter.allocate_tensors()
+    for detail, inputs in zip(interpreter.get_input_details(), x):
+        interpreter.set_tensor(detail["index"], inputs)  # Add: order-free
+    interpreter.invoke()
+    actual = interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
+    np.testing.assert_allclose(actual, model.predict(list(x), verbose=0), atol=1e-5)
+
+
 def test_the_fused_state_carries_over_between_invocations_until_reset():
     """What the docs warn of: LiteRT's op keeps h and c; two calls on one
     sequence each are its continuation unless the variables are reset."""
