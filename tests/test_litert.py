@@ -9,6 +9,7 @@ learned (scikit-learn's digits). Every file is run in its real runtime.
 import keras
 import numpy as np
 import pytest
+from conftest import load_example
 
 import keras_lstm_variants as klv
 from keras_lstm_variants import litert
@@ -200,14 +201,8 @@ def test_the_fused_state_carries_over_between_invocations_until_reset():
 
 @pytest.fixture(scope="module")
 def digits():
-    from sklearn.datasets import load_digits
-    from sklearn.model_selection import train_test_split
-
-    data = load_digits()
-    images = (data.images / 16.0).astype("float32")
-    return train_test_split(
-        images, data.target, test_size=0.3, stratify=data.target, random_state=0
-    )
+    """The examples' split of scikit-learn's digits (offline)."""
+    return load_example("_common").load_digits()
 
 
 # Trained on the digits (8 steps of 8 pixels): the plain layer (every
@@ -222,7 +217,7 @@ TRAINED = {
 
 @pytest.mark.parametrize("name", TRAINED)
 def test_int8_file_keeps_the_accuracy_of_the_float_model(name, digits):
-    x_train, x_test, y_train, y_test = digits
+    x_train, y_train, x_test, y_test = digits
     keras.utils.set_random_seed(0)
     inputs = keras.Input((8, 8))
     outputs = keras.layers.Dense(10, activation="softmax")(TRAINED[name]()(inputs))
