@@ -15,6 +15,7 @@ sequence is `_layer.py`'s.
 import inspect
 import math
 import numbers
+import random
 
 import keras
 from keras import activations
@@ -117,6 +118,28 @@ def checked_config(cls, config, argument_names):
             + "."
         )
     return config
+
+
+def initializer_if(used, identifier):
+    """`keras.initializers.get(identifier)` for the initializer of an
+    optional weight, which draws nothing from the global seed stream where
+    the weight is off (`used` false).
+
+    A Keras initializer created without a seed takes one from Python's
+    `random` at once; `keras.layers.LSTMCell` makes no initializer for an
+    option it does not have, so an option that is off here must not draw
+    either, or every weight created after it (in this layer and the next)
+    would differ from `keras.layers.LSTM`'s under the same seed. The
+    initializer is still resolved (and so validated and serialised) when
+    off.
+    """
+    if used:
+        return initializers.get(identifier)
+    state = random.getstate()
+    try:
+        return initializers.get(identifier)
+    finally:
+        random.setstate(state)
 
 
 def _zoneout(keep, previous, new):
@@ -264,7 +287,9 @@ class LSTMCellBase(keras.Layer, DropoutRNNCell):
             self.dropout_mask_count = len(self.gates)
 
         self.projection_units = projection_units
-        self.projection_initializer = initializers.get(projection_initializer)
+        self.projection_initializer = initializer_if(
+            projection_units is not None, projection_initializer
+        )
         self.projection_regularizer = regularizers.get(projection_regularizer)
         self.projection_constraint = constraints.get(projection_constraint)
         self.cell_clip = cell_clip

@@ -83,7 +83,10 @@ class CoupledLSTMCell(PeepholeWeights, LSTMCellBase):
         super().__init__(units, **kwargs)
         self.use_peepholes = bool(use_peepholes)
         self._init_peepholes(
-            peephole_initializer, peephole_regularizer, peephole_constraint
+            peephole_initializer,
+            peephole_regularizer,
+            peephole_constraint,
+            used=self.use_peepholes,
         )
 
     def build_variant(self, input_shape):

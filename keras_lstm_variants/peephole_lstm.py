@@ -5,6 +5,7 @@ from keras import initializers
 from keras import regularizers
 
 from keras_lstm_variants._cell import LSTMCellBase
+from keras_lstm_variants._cell import initializer_if
 from keras_lstm_variants._cell import serializable
 from keras_lstm_variants._layer import LSTMLayerBase
 
@@ -16,8 +17,8 @@ class PeepholeWeights:
     `<gate>_gate_peephole_weights`, the names TensorFlow Addons used.
     """
 
-    def _init_peepholes(self, initializer, regularizer, constraint):
-        self.peephole_initializer = initializers.get(initializer)
+    def _init_peepholes(self, initializer, regularizer, constraint, used=True):
+        self.peephole_initializer = initializer_if(used, initializer)
         self.peephole_regularizer = regularizers.get(regularizer)
         self.peephole_constraint = constraints.get(constraint)
 
