@@ -75,6 +75,17 @@ def parse_args(argv=None):
         "(keras_lstm_variants._layer.LOOP_STRATEGY), named 'Layer [strategy]'",
     )
     parser.add_argument(
+        "--policy",
+        default="float32",
+        choices=("float32", "mixed_bfloat16", "mixed_float16"),
+        help="Keras dtype policy of every layer timed",
+    )
+    parser.add_argument(
+        "--no-plot",
+        action="store_true",
+        help="skip the PNG chart (where matplotlib is missing)",
+    )
+    parser.add_argument(
         "--quick",
         action="store_true",
         help="tiny shapes, 2 rounds of 1 call: checks the script only",
@@ -128,9 +139,11 @@ def make_layer(name, units):
     base, _, strategy = name.partition(" ")
     if base == "keras.LSTM":
         return keras.layers.LSTM(units)
-    layer = getattr(keras_lstm_variants, base)(units)
-    if strategy:
-        layer._loop_strategy = strategy.strip("[]")
+    if not strategy:
+        return getattr(keras_lstm_variants, base)(units)
+    # A strategy names the portable loop: no fused kernel (use_cudnn=False).
+    layer = getattr(keras_lstm_variants, base)(units, use_cudnn=False)
+    layer._loop_strategy = strategy.strip("[]")
     return layer
 
 
@@ -210,6 +223,8 @@ def run(args):
     os.environ["KERAS_BACKEND"] = args.backend
     import keras
 
+    keras.mixed_precision.set_global_policy(args.policy)
+
     names = [layer_name(n) for n in args.layers.split(",") if n.strip()]
     if args.ablation:
         from keras_lstm_variants._layer import LOOP_STRATEGIES
@@ -244,6 +259,7 @@ def run(args):
         "date": datetime.date.today().isoformat(),
         "backend": args.backend,
         "jit": args.jit,
+        "policy": args.policy,
         "keras": keras.__version__,
         "backend_version": backend_version(args.backend),
         "device": device_name(args.backend),
@@ -286,6 +302,7 @@ def markdown(result):
     lines = [
         f"{result['date']} · {result['backend']} {result['backend_version']}"
         f" · Keras {result['keras']} · jit_compile={result['jit']}"
+        f" · {result.get('policy', 'float32')}"
         f" · {result['device']} · GEMM peak "
         f"{result['gemm_peak_gflops']:.0f} GFLOP/s · median of "
         f"{result['rounds']} rounds x {result['calls']} calls",
@@ -353,10 +370,13 @@ def main(argv=None):
     result = run(args)
     args.output.mkdir(parents=True, exist_ok=True)
     stem = args.output / f"{args.backend}-jit_{args.jit}"
+    if args.policy != "float32":
+        stem = stem.with_name(f"{stem.name}-{args.policy}")
     table = markdown(result)
     stem.with_suffix(".md").write_text(table)
     stem.with_suffix(".json").write_text(json.dumps(result, indent=1) + "\n")
-    plot(result, stem.with_suffix(".png"))
+    if not args.no_plot:
+        plot(result, stem.with_suffix(".png"))
     print(table)
     return result
 

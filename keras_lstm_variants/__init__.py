@@ -10,6 +10,7 @@ a model to LiteRT's fused LSTM op (float or int8) for devices.
 from keras_lstm_variants import litert
 from keras_lstm_variants import search_space
 from keras_lstm_variants._cell import LSTMCellBase
+from keras_lstm_variants._cell import StandardLSTMForm
 from keras_lstm_variants._cell import VariantDefinitionError
 from keras_lstm_variants._layer import LSTMLayerBase
 from keras_lstm_variants.coupled_lstm import CoupledLSTM
@@ -61,4 +62,5 @@ __all__ = [
     "LSTMCellBase",
     "LSTMLayerBase",
     "VariantDefinitionError",
+    "StandardLSTMForm",
 ]

@@ -16,6 +16,7 @@ import inspect
 import math
 import numbers
 import random
+from typing import NamedTuple
 
 import keras
 from keras import activations
@@ -148,6 +149,56 @@ def _zoneout(keep, previous, new):
     return keep * previous + (1.0 - keep) * new
 
 
+class StandardLSTMForm(NamedTuple):
+    r"""A cell written as the operands of the standard LSTM op.
+
+    The op that cuDNN, PyTorch's `torch.nn.LSTM` and LiteRT's
+    `UNIDIRECTIONAL_SEQUENCE_LSTM` compute, with $\sigma$ the sigmoid:
+
+    $$
+    \begin{aligned}
+    [z_i, z_f, z_c, z_o] &= x_t W + h_{t-1} U + b \\
+    i_t &= \sigma(z_i + p_i \odot c_{t-1}), \quad
+    f_t = \sigma(z_f + p_f \odot c_{t-1}) \\
+    c_t &= \mathrm{clip}(f_t \odot c_{t-1} + i_t \odot \tanh(z_c)) \\
+    o_t &= \sigma(z_o + p_o \odot c_t) \\
+    h_t &= \mathrm{clip}((o_t \odot \tanh(c_t))\, W_{proj})
+    \end{aligned}
+    $$
+
+    `LSTMCellBase.standard_lstm_form` returns one for a cell whose step is
+    this op; each fused route (cuDNN, PyTorch's native op, LiteRT) takes
+    the parts it can compute and declines a form with the others.
+
+    Attributes:
+        kernel: $W$, `(features, 4 * units)`, gate blocks $i, f, c, o$.
+        recurrent_kernel: $U$, `(output_size, 4 * units)`, same blocks.
+        bias: $b$, `(4 * units,)`, or None (no bias).
+        peepholes: None, or the tuple $(p_i, p_f, p_o)$, each `(units,)`.
+        projection_kernel: $W_{proj}$, `(units, projection_units)`, or None.
+        cell_clip: The bound of the carry's clipping, or None.
+        projection_clip: The bound of the projected output's, or None.
+    """
+
+    kernel: object
+    recurrent_kernel: object
+    bias: object = None
+    peepholes: object = None
+    projection_kernel: object = None
+    cell_clip: object = None
+    projection_clip: object = None
+
+
+# What a subclass may define and keep its parent's standard form: anything
+# else (an equation, a gate, a part, a weight) may change the step, and the
+# subclass then declares its own form or has none.
+_FORM_NEUTRAL_NAMES = frozenset({
+    "__init__", "get_config", "from_config", "__module__", "__qualname__",
+    "__doc__", "__firstlineno__", "__static_attributes__", "__annotations__",
+    "__dict__", "__weakref__", "__signature__", "__orig_bases__",
+})
+
+
 @serializable
 class LSTMCellBase(keras.Layer, DropoutRNNCell):
     r"""The base of every cell, ours and yours: subclass it to write a variant.
@@ -188,6 +239,9 @@ class LSTMCellBase(keras.Layer, DropoutRNNCell):
       Greff et al.'s full gate recurrence carries the gate activations).
     - `__init__` and `get_config` for arguments of its own, as any Keras
       layer: `get_config` returns `{**super().get_config(), ...}`.
+    - `standard_lstm_gates()`: where the variant's step is the standard LSTM
+      op with other operands, those operands (a `StandardLSTMForm`); the
+      fused kernels (cuDNN, PyTorch's, LiteRT's) then run it.
 
     The layer over such a cell is a subclass of `LSTMLayerBase` that sets
     `cell_class`. The guide "Write your own variant" has a complete example.
@@ -315,16 +369,76 @@ class LSTMCellBase(keras.Layer, DropoutRNNCell):
         """Whether either zoneout rate is above zero."""
         return self.cell_zoneout > 0.0 or self.output_zoneout > 0.0
 
-    @property
-    def _is_standard_step(self):
-        """Whether the step is exactly `keras.layers.LSTMCell`'s, up to the
-        variant's own equations: no projection, clipping or zoneout (what a
-        fused LSTM kernel such as cuDNN computes)."""
-        return (
-            self.projection_units is None
-            and self.cell_clip is None
-            and not self._has_zoneout
+    def standard_lstm_gates(self):
+        """The variant's gates as the standard LSTM op's operands: a
+        `StandardLSTMForm` of `kernel`, `recurrent_kernel`, `bias` (gate
+        blocks i, f, c, o) and `peepholes`, built from the cell's weights
+        with `keras.ops` (so that gradients reach them), or None where the
+        step is not that op. None by default: a variant declares it by
+        overriding this method. The projection and clips are the base's:
+        `standard_lstm_form` adds them."""
+        return None
+
+    def standard_lstm_form(self):
+        """This cell as the standard LSTM op's operands (a
+        `StandardLSTMForm`, projection and clips included), or None where
+        its step is not that op. What every fused route runs.
+
+        None where the variant declares no form (`standard_lstm_gates`),
+        where a subclass changed anything of the step below the class that
+        declared it (it must declare its own), with activations other than
+        tanh and sigmoid, and with zoneout. Call it on a built cell.
+        """
+        if self.standard_lstm_form_problem() is not None:
+            return None
+        gates = self.standard_lstm_gates()
+        if gates is None:
+            return None
+        return gates._replace(
+            projection_kernel=self.projection_kernel,
+            cell_clip=self.cell_clip,
+            projection_clip=self.projection_clip,
         )
+
+    def standard_lstm_form_problem(self):
+        """Why this cell has no standard LSTM form whatever its weights (a
+        sentence), or None where `standard_lstm_gates` decides: the one
+        place where the class, the activations and zoneout are judged."""
+        name = type(self).__name__
+        owner = next(
+            klass
+            for klass in type(self).__mro__
+            if "standard_lstm_gates" in vars(klass)
+        )
+        if owner is LSTMCellBase:
+            return f"{name} declares no standard LSTM form"
+        for klass in type(self).__mro__:
+            if klass is owner:
+                break
+            changed = sorted(set(vars(klass)) - _FORM_NEUTRAL_NAMES)
+            if changed:
+                return (
+                    f"{name} redefines {', '.join(changed)} of "
+                    f"{owner.__name__}, whose standard LSTM form it inherits; "
+                    "it must declare its own (`standard_lstm_gates`)"
+                )
+        if self.activation not in (activations.tanh, ops.tanh) or (
+            self.recurrent_activation not in (activations.sigmoid, ops.sigmoid)
+        ):
+            return (
+                "the standard LSTM op's gates are sigmoid and its activation "
+                "tanh; received "
+                f"activation={_function_name(self.activation)!r}, "
+                "recurrent_activation="
+                f"{_function_name(self.recurrent_activation)!r}"
+            )
+        if self._has_zoneout:
+            return (
+                "zoneout mixes the previous state into the step; received "
+                f"cell_zoneout={self.cell_zoneout!r}, "
+                f"output_zoneout={self.output_zoneout!r}"
+            )
+        return None
 
     @classmethod
     def argument_names(cls):
@@ -688,6 +802,10 @@ class LSTMCellBase(keras.Layer, DropoutRNNCell):
             "cell_zoneout": self.cell_zoneout,
             "output_zoneout": self.output_zoneout,
         }
+
+
+def _function_name(function):
+    return getattr(function, "__name__", repr(function))
 
 
 def _missing_next_extra_states(cell):

@@ -11,6 +11,8 @@ one import, and ``tests/test_package.py``
   ``tf.while_loop``, a Python loop on torch) with Keras's masking semantics.
 - ``backend_lstm`` / ``cudnn_ok``: the backend's fused LSTM kernel (cuDNN on
   GPU) and its applicability check, the ones ``keras.layers.LSTM`` uses.
+- ``flatten_layers``: every layer inside a model, nested ones (the two
+  copies inside ``Bidirectional``) included.
 """
 
 from keras.src.backend import cudnn_ok
@@ -18,4 +20,17 @@ from keras.src.backend import lstm as backend_lstm
 from keras.src.backend import rnn as backend_rnn
 from keras.src.layers.rnn.dropout_rnn_cell import DropoutRNNCell
 
-__all__ = ["DropoutRNNCell", "backend_lstm", "backend_rnn", "cudnn_ok"]
+
+
+def flatten_layers(model):
+    """Every layer of `model`, itself and nested ones included."""
+    return list(model._flatten_layers(include_self=True, recursive=True))
+
+
+__all__ = [
+    "DropoutRNNCell",
+    "backend_lstm",
+    "backend_rnn",
+    "cudnn_ok",
+    "flatten_layers",
+]

@@ -20,9 +20,11 @@ from keras_lstm_variants._cell import LSTMCellBase
 from keras_lstm_variants._cell import VariantDefinitionError
 from keras_lstm_variants._cell import checked_config
 from keras_lstm_variants._cell import serializable
+from keras_lstm_variants._fused import cudnn_problem
+from keras_lstm_variants._fused import fused_loop
+from keras_lstm_variants._fused import takes_cudnn
 from keras_lstm_variants._keras_internal import backend_rnn
 from keras_lstm_variants._tensorflow import in_xla_context
-from keras_lstm_variants._tensorflow import litert_conversion
 
 # How the layers' loop computes the gate pre-activations:
 #   "fused": one matmul per step, [x_t, h_{t-1}] @ [W; U] (cells whose
@@ -101,8 +103,11 @@ class LSTMLayerBase(keras.layers.RNN):
     """
 
     cell_class = LSTMCellBase
-    has_fused_kernel = False  # whether `_fused_inner_loop` can ever run
     _loop_strategy = None  # None: LOOP_STRATEGY's choice; set by benchmarks
+    # A function that a tool tracing the model (`litert.convert`) sets on a
+    # layer while it traces: `hook(layer, sequences, initial_state, mask)`
+    # returns the layer's outputs, or None for the layer's own call.
+    call_hook = None
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -128,12 +133,6 @@ class LSTMLayerBase(keras.layers.RNN):
                 "Argument `use_cudnn` must be one of 'auto', True, False. "
                 f"Received: use_cudnn={use_cudnn!r}."
             )
-        if use_cudnn is True and not self.has_fused_kernel:
-            raise ValueError(
-                f"{type(self).__name__} has no cuDNN kernel: cuDNN computes "
-                "only the standard LSTM. Received: use_cudnn=True; pass "
-                "'auto' or False."
-            )
         if not (
             isinstance(self.cell_class, type)
             and issubclass(self.cell_class, LSTMCellBase)
@@ -156,15 +155,11 @@ class LSTMLayerBase(keras.layers.RNN):
             name=_snake_case(self.cell_class.__name__),
             **cell_arguments,
         )
-        if use_cudnn is True and not cell._is_standard_step:
+        problem = cudnn_problem(cell) if use_cudnn is True else None
+        if problem is not None:
             raise ValueError(
-                "A fused LSTM kernel (cuDNN) computes neither a projection, "
-                "nor clipping, nor zoneout. Received: use_cudnn=True with "
-                f"projection_units={cell.projection_units!r}, "
-                f"cell_clip={cell.cell_clip!r}, "
-                f"cell_zoneout={cell.cell_zoneout!r}, "
-                f"output_zoneout={cell.output_zoneout!r}; pass 'auto' or "
-                "False."
+                f"{type(self).__name__} cannot run cuDNN's LSTM kernel: "
+                f"{problem}. Received: use_cudnn=True; pass 'auto' or False."
             )
         super().__init__(
             cell,
@@ -187,6 +182,10 @@ class LSTMLayerBase(keras.layers.RNN):
                 f"features. Received: inputs.shape={tuple(sequences_shape)}."
             )
         super().build(sequences_shape, initial_state_shape)
+        # cuDNN ops are not XLA-compatible: as keras.layers.LSTM does, keep
+        # `jit_compile="auto"` from compiling a model that will use them.
+        if keras.backend.backend() == "tensorflow" and takes_cudnn(self):
+            self.supports_jit = False
 
     def call(self, sequences, initial_state=None, mask=None, training=False):
         if mask is not None:
@@ -195,62 +194,20 @@ class LSTMLayerBase(keras.layers.RNN):
             initial_state = self._checked_initial_state(
                 sequences, initial_state
             )
-        if litert_conversion() is not None:
-            return self._call_for_litert(
-                sequences, initial_state, mask, training
-            )
+        if self.call_hook is not None:
+            outputs = self.call_hook(self, sequences, initial_state, mask)
+            if outputs is not None:
+                return outputs
         return super().call(
             sequences, initial_state=initial_state, mask=mask, training=training
         )
 
-    def _call_for_litert(self, sequences, initial_state, mask, training):
-        """The call while `litert.convert` traces the model: the fused op's
-        marked function where it computes this layer, else the loop unrolled
-        or an error, as the conversion asks."""
-        from keras_lstm_variants import _tensorflow
-        from keras_lstm_variants.litert import unsupported_reason
-
-        reason = unsupported_reason(self, mask, initial_state)
-        if reason is None:
-            return _tensorflow.litert_fused_call(self, sequences)
-        if litert_conversion()["unsupported"] == "error":
-            raise ValueError(
-                f"Layer {self.name!r} ({type(self).__name__}) cannot be "
-                f"LiteRT's fused LSTM op: {reason}. Pass "
-                "unsupported='unroll' to unroll it instead."
-            )
-        if sequences.shape[1] is None:
-            raise ValueError(
-                f"Layer {self.name!r} cannot be fused ({reason}) nor unrolled "
-                "without a fixed number of steps. Received: inputs.shape="
-                f"{tuple(sequences.shape)}."
-            )
-        unroll, self.unroll = self.unroll, True
-        try:
-            return super().call(
-                sequences, initial_state=initial_state, mask=mask,
-                training=training,
-            )
-        finally:
-            self.unroll = unroll
-
     def inner_loop(self, sequences, initial_state, mask, training=False):
         if isinstance(mask, (list, tuple)):
             mask = mask[0]
-        if self.use_cudnn and self.has_fused_kernel:
-            try:
-                return self._fused_inner_loop(
-                    sequences, initial_state, mask, training
-                )
-            except NotImplementedError:
-                if self.use_cudnn is True:
-                    raise ValueError(
-                        "use_cudnn=True, but the backend's fused kernel "
-                        "cannot run this configuration here (it needs a GPU, "
-                        "tanh/sigmoid, use_bias, no recurrent dropout, no "
-                        "unroll and a right-padded mask). Pass "
-                        "use_cudnn='auto' to fall back to the loop."
-                    ) from None
+        outputs = fused_loop(self, sequences, initial_state, mask, training)
+        if outputs is not None:
+            return outputs
         return self._sequence_loop(sequences, initial_state, mask, training)
 
     def _sequence_loop(self, sequences, initial_state, mask, training):
@@ -331,14 +288,6 @@ class LSTMLayerBase(keras.layers.RNN):
                 self.zero_output_for_mask,
             )
         return last_output, ops.transpose(outputs, (1, 0, 2)), states
-
-    def _fused_inner_loop(self, sequences, initial_state, mask, training):
-        """Runs the whole sequence in one fused backend kernel.
-
-        Raises `NotImplementedError` where the kernel does not apply; the
-        portable loop then runs instead.
-        """
-        raise NotImplementedError
 
     def _check_mask(self, sequences, mask):
         masks = mask if isinstance(mask, (list, tuple)) else [mask]

@@ -15,8 +15,9 @@ answer is "no XLA", which is only slower, never wrong.
 `with_gradient`: a function with a hand-written backward pass, as
 `_jax.with_gradient` (see there), through `tf.custom_gradient`.
 
-`convert_to_litert`: the work of `keras_lstm_variants.litert.convert`,
-TensorFlow's converter and LiteRT's flatbuffer (below).
+The LiteRT functions (below): the TensorFlow side of
+`keras_lstm_variants.litert.convert`, TensorFlow's converter and LiteRT's
+flatbuffer. This module imports nothing of the package.
 """
 
 
@@ -56,17 +57,10 @@ def with_gradient(forward, backward):
 # initial h and c, kernel, recurrent kernel, bias (gates i, f, c, o). It
 # ignores the function's body, and of its results it fills the outputs (the
 # last and all), not the final states. This is how Keras 2's `LSTM` reached
-# the fused op; `convert_to_litert` traces the model with each supported
-# layer calling such a function, then writes the operands the converter
+# the fused op; `litert.convert` traces the model (`litert_float_model`)
+# with each supported layer calling such a function (`litert_fused_call`),
+# then writes the operands the converter
 # does not know (peepholes, projection, clips) into each op.
-
-_LITERT = {"conversion": None}
-
-
-def litert_conversion():
-    """The conversion being traced now (a dict), or None."""
-    return _LITERT["conversion"]
-
 
 def _converter_lstm(go_backwards, operands):
     """A new function marked for the converter (one per layer call, as the
@@ -122,17 +116,18 @@ def _converter_lstm(go_backwards, operands):
     )
 
 
-def litert_fused_call(layer, sequences):
+def litert_fused_call(layer, sequences, operands_of, records):
     """`layer`'s output as the fused op computes it, for the converter.
-    Records the layer's full operands for `convert_to_litert`."""
+
+    `operands_of(cell)` gives the cell's operands as NumPy arrays
+    (`litert.fused_weights`), read out of the trace; they are recorded in
+    `records` (one entry per layer, as Keras may trace a model more than
+    once) for `with_full_operands`."""
     import tensorflow as tf
 
-    from keras_lstm_variants.litert import fused_weights
-
     with tf.init_scope():  # the weights' values, out of the trace
-        weights = fused_weights(layer.cell)
-    # Keras may trace the model more than once: one record per layer.
-    _LITERT["conversion"]["fused"][id(layer)] = weights
+        weights = operands_of(layer.cell)
+    records[id(layer)] = weights
     batch = tf.shape(sequences)[0]
     h0 = tf.zeros((batch, layer.cell.output_size), sequences.dtype)
     c0 = tf.zeros((batch, layer.cell.units), sequences.dtype)
@@ -147,10 +142,10 @@ def litert_fused_call(layer, sequences):
     return outputs if layer.return_sequences else last
 
 
-def convert_to_litert(
-    model, quantize, representative_dataset, unsupported, batch_size
-):
-    """`keras_lstm_variants.litert.convert`'s work (see there)."""
+def litert_float_model(model, batch_size):
+    """The model traced for export (where the layers' `call_hook`s, set by
+    `litert.convert`, mark the fused ones) and converted to a float LiteRT
+    flatbuffer."""
     import tempfile
 
     import tensorflow as tf
@@ -165,27 +160,16 @@ def convert_to_litert(
             "batch (the fused op's number of steps included). Received: "
             f"input shapes {[tuple(t.shape) for t in model.inputs]}."
         )
-    conversion = {"fused": {}, "unsupported": unsupported}
     with tempfile.TemporaryDirectory() as directory:
-        _LITERT["conversion"] = conversion
-        try:  # Keras traces the model here, with our layers marked
-            model.export(
-                directory,
-                format="tf_saved_model",
-                # The model's one argument: a tensor, or the list of them.
-                input_signature=specs if len(specs) == 1 else [specs],
-                verbose=False,
-            )
-        finally:
-            _LITERT["conversion"] = None
+        model.export(
+            directory,
+            format="tf_saved_model",
+            # The model's one argument: a tensor, or the list of them.
+            input_signature=specs if len(specs) == 1 else [specs],
+            verbose=False,
+        )
         converter = tf.lite.TFLiteConverter.from_saved_model(directory)
-        float_model = converter.convert()
-    flatbuffer = _with_full_operands(
-        float_model, list(conversion["fused"].values())
-    )
-    if quantize == "int8":
-        flatbuffer = _quantize_int8(flatbuffer, representative_dataset)
-    return flatbuffer
+        return converter.convert()
 
 
 # Operand positions of UNIDIRECTIONAL_SEQUENCE_LSTM (TensorFlow Lite schema).
@@ -194,7 +178,7 @@ _PEEPHOLES = (9, 10, 11)
 _PROJECTION = 16
 
 
-def _with_full_operands(flatbuffer, fused):
+def with_full_operands(flatbuffer, fused):
     """Writes peepholes, projection and clips into each fused op, which the
     converter built from the standard gates only. Each op is matched to its
     layer by its input-to-forget weights."""
@@ -277,12 +261,12 @@ def _add_constant(model, subgraph, array):
     return len(subgraph.tensors) - 1
 
 
-def _quantize_int8(flatbuffer, representative_dataset):
+def quantize_int8(flatbuffer, representative_dataset):
     """Full-integer int8 (int8 inputs and outputs), calibrated on
     `representative_dataset`: the steps `TFLiteConverter` takes for
     `optimizations=[DEFAULT]`, `TFLITE_BUILTINS_INT8`, on our finished float
     model (the converter's own run would quantize before
-    `_with_full_operands`), with one difference: each sample starts from a
+    `with_full_operands`), with one difference: each sample starts from a
     zero state. The fused op keeps h and c in variable tensors between
     invocations, so the converter's calibration runs the samples as one
     long sequence, and calibrates the cell state on a range it never has

@@ -1,6 +1,9 @@
 """The LSTM with coupled input and forget gates, CIFG (Greff et al. 2017)."""
 
+from keras import ops
+
 from keras_lstm_variants._cell import LSTMCellBase
+from keras_lstm_variants._cell import StandardLSTMForm
 from keras_lstm_variants._cell import serializable
 from keras_lstm_variants._layer import LSTMLayerBase
 from keras_lstm_variants.peephole_lstm import PeepholeWeights
@@ -96,6 +99,26 @@ class CoupledLSTMCell(PeepholeWeights, LSTMCellBase):
             self.forget_gate_peephole_weights = self._add_peephole("forget")
             self.output_gate_peephole_weights = self._add_peephole("output")
 
+    def standard_lstm_gates(self):
+        # i = 1 - f = sigma(-z_f - p_f c): the input gate's operands are the
+        # forget gate's, negated.
+        def with_input_gate(weights):
+            f, c, o = ops.split(weights, 3, axis=-1)
+            return ops.concatenate([ops.negative(f), f, c, o], axis=-1)
+
+        peepholes = None
+        if self.use_peepholes:
+            p_f = self.forget_gate_peephole_weights
+            peepholes = (
+                ops.negative(p_f), p_f, self.output_gate_peephole_weights
+            )
+        return StandardLSTMForm(
+            with_input_gate(self.kernel),
+            with_input_gate(self.recurrent_kernel),
+            None if self.bias is None else with_input_gate(self.bias),
+            peepholes=peepholes,
+        )
+
     def carry(self, z, c_tm1):
         z_f, z_c, _ = z
         if self.use_peepholes:
@@ -130,7 +153,11 @@ class CoupledLSTM(LSTMLayerBase):
             and of `LSTM` (`return_sequences`, `return_state`,
             `go_backwards`, `stateful`, `unroll`, `zero_output_for_mask`,
             `use_cudnn`, `activity_regularizer`), with the same meaning.
-            `use_cudnn=True` is refused: cuDNN has no coupled gates.
+            Its standard LSTM form is the op's with the input gate's
+            operands $-W_f, -U_f, -b_f$ ($\sigma(-z) = 1 - \sigma(z)$), so
+            without peepholes it takes cuDNN where `keras.layers.LSTM` would,
+            and PyTorch's native op; `use_cudnn=True` is refused with
+            peepholes (cuDNN has none).
 
     Call arguments:
         - `sequences`: Tensor of shape `(batch, timesteps, features)`.

@@ -7,24 +7,28 @@ optimised kernels run, and that full-integer int8 quantization supports.
 
 How: while `convert` traces the model, each supported layer runs a function
 that TensorFlow's converter recognises and replaces by the fused op (the
-mechanism of Keras 2's `LSTM`, in `_tensorflow.py`); the converter fills in
-the standard gates. What the converter's route cannot say (peepholes,
-projection, clipping) `convert` then writes into the op, whose operands
-have a slot for each; the coupled gate of `CoupledLSTM` is expressed with
-the standard gates, $i = 1 - \\sigma(z_f) = \\sigma(-z_f)$. Last, with
+mechanism of Keras 2's `LSTM`, in `_tensorflow.py`), with the operands
+of the cell's standard LSTM form (`LSTMCellBase.standard_lstm_form`, the
+declaration every fused route reads); the converter fills in the standard
+gates. What the converter's route cannot say (peepholes, projection,
+clipping) `convert` then writes into the op, whose operands have a slot for
+each; the coupled gate of `CoupledLSTM` is, as its form declares, the
+standard input gate $\\sigma(-z_f) = 1 - \\sigma(z_f)$. Last, with
 `quantize="int8"`, the model is calibrated on the representative data and
 quantized as the converter does.
 
 What fuses (`unsupported_reason` says why a layer does not):
 
-- `LSTM`, `PeepholeLSTM`, `CoupledLSTM` (with or without peepholes), with
+- `LSTM`, `PeepholeLSTM`, `CoupledLSTM` (with or without peepholes), and
+  any variant that declares a standard LSTM form (`standard_lstm_gates`), with
   `projection_units`, `cell_clip` and `projection_clip`, `return_sequences`
   either way, `go_backwards`, stacked, inside `keras.layers.Bidirectional`
   (two unidirectional ops), with `activation="tanh"` and
   `recurrent_activation="sigmoid"` (the op's gates).
 - Not: `LayerNormLSTM` (it normalises $xW$ and $hU$ separately, the op
   normalises each gate's sum), Greff et al.'s search-space variants and
-  your own variants (the op computes only the standard equations), zoneout
+  variants that declare no standard form (the op computes only the
+  standard equations), zoneout
   (its inference output is a mixture with the previous state), masks,
   `stateful`, `return_state` and an `initial_state` (the op keeps its state
   in variable tensors of its own). With `unsupported="unroll"` such a layer
@@ -32,15 +36,15 @@ What fuses (`unsupported_reason` says why a layer does not):
   fused op); with `unsupported="error"` (the default) `convert` raises.
 """
 
+import functools
+
 import numpy as np
 
-from keras_lstm_variants.coupled_lstm import CoupledLSTMCell
-from keras_lstm_variants.lstm import LSTMCell
-from keras_lstm_variants.peephole_lstm import PeepholeLSTMCell
+from keras_lstm_variants._keras_internal import flatten_layers
+from keras_lstm_variants._layer import LSTMLayerBase
 
 QUANTIZATIONS = (None, "int8")
 UNSUPPORTED = ("error", "unroll")
-_FUSABLE_CELLS = (LSTMCell, PeepholeLSTMCell, CoupledLSTMCell)
 
 
 def unsupported_reason(layer, mask=None, initial_state=None):
@@ -49,24 +53,13 @@ def unsupported_reason(layer, mask=None, initial_state=None):
     `mask` and `initial_state` are those of the call being converted.
     """
     cell = layer.cell
-    if type(cell) not in _FUSABLE_CELLS:
+    problem = cell.standard_lstm_form_problem()
+    if problem is not None:
+        return problem
+    if cell.standard_lstm_form() is None:
         return (
-            f"{type(layer).__name__} computes equations other than the fused "
-            "op's (it runs LSTM, PeepholeLSTM and CoupledLSTM)"
-        )
-    if cell.activation.__name__ != "tanh" or (
-        cell.recurrent_activation.__name__ != "sigmoid"
-    ):
-        return (
-            "the fused op's gates are sigmoid and its activation tanh; "
-            f"received activation={cell.activation.__name__!r}, "
-            f"recurrent_activation={cell.recurrent_activation.__name__!r}"
-        )
-    if cell._has_zoneout:
-        return (
-            "zoneout mixes the previous state into the output at inference; "
-            f"received cell_zoneout={cell.cell_zoneout!r}, "
-            f"output_zoneout={cell.output_zoneout!r}"
+            f"{type(cell).__name__} has no standard LSTM form in this "
+            "configuration"
         )
     if layer.stateful:
         return "the fused op keeps no state across calls (stateful=True)"
@@ -80,7 +73,8 @@ def unsupported_reason(layer, mask=None, initial_state=None):
 
 
 def fused_weights(cell):
-    """The fused op's operands for `cell`, as NumPy arrays.
+    """The fused op's operands for `cell`, as NumPy arrays: its standard
+    LSTM form (`LSTMCellBase.standard_lstm_form`) in the op's terms.
 
     Returns a dict: `kernel` `(features, 4 * units)`, `recurrent_kernel`
     `(output_size, 4 * units)` and `bias` `(4 * units,)`, with the gate
@@ -88,39 +82,32 @@ def fused_weights(cell):
     three vectors for i, f, o; `projection`, None or `(units, projection)`;
     `cell_clip` and `projection_clip` (0 for none, as the op's options).
     `CoupledLSTM`'s input gate is $\\sigma(-z_f - p_f c)$: the negated
-    forget-gate weights.
+    forget-gate weights, as its form declares.
     """
-    kernel = _as_numpy(cell.kernel)
-    recurrent = _as_numpy(cell.recurrent_kernel)
-    width = kernel.shape[1]
-    bias = _as_numpy(cell.bias) if cell.bias is not None else np.zeros(
-        width, kernel.dtype
+    form = cell.standard_lstm_form()
+    if form is None:
+        raise ValueError(
+            f"{type(cell).__name__} has no standard LSTM form: "
+            f"{cell.standard_lstm_form_problem() or 'none declared here'}."
+        )
+    kernel = _as_numpy(form.kernel)
+    bias = (
+        np.zeros(kernel.shape[1], kernel.dtype)
+        if form.bias is None
+        else _as_numpy(form.bias)
     )
-    peepholes = None
-    if isinstance(cell, CoupledLSTMCell):
-        kernel, recurrent, bias = (
-            _coupled_to_standard(w) for w in (kernel, recurrent, bias)
-        )
-        if cell.use_peepholes:
-            p_f = _as_numpy(cell.forget_gate_peephole_weights)
-            p_o = _as_numpy(cell.output_gate_peephole_weights)
-            peepholes = (-p_f, p_f, p_o)
-    elif isinstance(cell, PeepholeLSTMCell):
-        peepholes = tuple(
-            _as_numpy(getattr(cell, f"{gate}_gate_peephole_weights"))
-            for gate in ("input", "forget", "output")
-        )
-    projection = None
-    if cell.projection_kernel is not None:
-        projection = _as_numpy(cell.projection_kernel)
     return {
         "kernel": kernel,
-        "recurrent_kernel": recurrent,
+        "recurrent_kernel": _as_numpy(form.recurrent_kernel),
         "bias": bias,
-        "peepholes": peepholes,
-        "projection": projection,
-        "cell_clip": float(cell.cell_clip or 0.0),
-        "projection_clip": float(cell.projection_clip or 0.0),
+        "peepholes": None
+        if form.peepholes is None
+        else tuple(_as_numpy(p) for p in form.peepholes),
+        "projection": None
+        if form.projection_kernel is None
+        else _as_numpy(form.projection_kernel),
+        "cell_clip": float(form.cell_clip or 0.0),
+        "projection_clip": float(form.projection_clip or 0.0),
     }
 
 
@@ -128,12 +115,6 @@ def _as_numpy(variable):
     import keras
 
     return np.asarray(keras.ops.convert_to_numpy(variable))
-
-
-def _coupled_to_standard(weights):
-    """Blocks f, c, o along the last axis to -f, f, c, o."""
-    f, c, o = np.split(weights, 3, axis=-1)
-    return np.concatenate([-f, f, c, o], axis=-1)
 
 
 def convert(
@@ -192,9 +173,57 @@ def convert(
         )
     from keras_lstm_variants import _tensorflow
 
-    return _tensorflow.convert_to_litert(
-        model, quantize, representative_dataset, unsupported, batch_size
+    records = {}
+    layers = [
+        layer for layer in flatten_layers(model)
+        if isinstance(layer, LSTMLayerBase)
+    ]
+    unrolls = [layer.unroll for layer in layers]
+    for layer in layers:
+        layer.call_hook = functools.partial(
+            _traced_call, records=records, unsupported=unsupported
+        )
+    try:  # Keras traces the model here, our layers marked by their hooks
+        flatbuffer = _tensorflow.litert_float_model(model, batch_size)
+    finally:
+        for layer, unroll in zip(layers, unrolls, strict=True):
+            layer.call_hook = None
+            layer.unroll = unroll
+    flatbuffer = _tensorflow.with_full_operands(
+        flatbuffer, list(records.values())
     )
+    if quantize == "int8":
+        flatbuffer = _tensorflow.quantize_int8(
+            flatbuffer, representative_dataset
+        )
+    return flatbuffer
+
+
+def _traced_call(layer, sequences, initial_state, mask, records, unsupported):
+    """A layer's call while `convert` traces the model: the fused op's
+    marked function where it computes the layer, else None (the layer's
+    own call, unrolled) or an error, as `unsupported` asks."""
+    from keras_lstm_variants import _tensorflow
+
+    reason = unsupported_reason(layer, mask, initial_state)
+    if reason is None:
+        return _tensorflow.litert_fused_call(
+            layer, sequences, fused_weights, records
+        )
+    if unsupported == "error":
+        raise ValueError(
+            f"Layer {layer.name!r} ({type(layer).__name__}) cannot be "
+            f"LiteRT's fused LSTM op: {reason}. Pass unsupported='unroll' "
+            "to unroll it instead."
+        )
+    if sequences.shape[1] is None:
+        raise ValueError(
+            f"Layer {layer.name!r} cannot be fused ({reason}) nor unrolled "
+            "without a fixed number of steps. Received: inputs.shape="
+            f"{tuple(sequences.shape)}."
+        )
+    layer.unroll = True  # restored by `convert`
+    return None
 
 
 __all__ = ["convert", "fused_weights", "unsupported_reason"]

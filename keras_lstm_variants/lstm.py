@@ -1,12 +1,8 @@
 """The standard LSTM, numerically identical to `keras.layers.LSTM`."""
 
-import keras
-from keras import ops
-
 from keras_lstm_variants._cell import LSTMCellBase
+from keras_lstm_variants._cell import StandardLSTMForm
 from keras_lstm_variants._cell import serializable
-from keras_lstm_variants._keras_internal import backend_lstm
-from keras_lstm_variants._keras_internal import cudnn_ok
 from keras_lstm_variants._layer import LSTMLayerBase
 
 
@@ -120,6 +116,9 @@ class LSTMCell(LSTMCellBase):
 
     gates = ("i", "f", "c", "o")
 
+    def standard_lstm_gates(self):
+        return StandardLSTMForm(self.kernel, self.recurrent_kernel, self.bias)
+
     def carry(self, z, c_tm1):
         z_i, z_f, z_c, _ = z
         i = self.recurrent_activation(z_i)
@@ -139,8 +138,10 @@ class LSTM(LSTMLayerBase):
     `keras.layers.LSTM`. Where `keras.layers.LSTM` would use the backend's
     fused kernel (cuDNN on a GPU: `tanh`/`sigmoid`, no recurrent dropout, no
     unroll, `use_bias`, right-padded mask), so does this layer, unless a
-    projection, clipping or zoneout is on (cuDNN computes none of them);
-    otherwise it runs the portable loop. The weights are those of
+    projection, clipping or zoneout is on (cuDNN computes none of them); on
+    PyTorch it runs in `torch.nn.LSTM`'s native op (projection included)
+    where there is no mask; otherwise it runs the portable loop. The routes
+    read the cell's `standard_lstm_form()`. The weights are those of
     `LSTMCell`.
 
     Args:
@@ -185,44 +186,3 @@ class LSTM(LSTMLayerBase):
     """
 
     cell_class = LSTMCell
-    has_fused_kernel = True
-
-    def build(self, sequences_shape, initial_state_shape=None):
-        super().build(sequences_shape, initial_state_shape)
-        # cuDNN ops are not XLA-compatible: as keras.layers.LSTM does, keep
-        # `jit_compile="auto"` from compiling a model that will use them.
-        if (
-            keras.backend.backend() == "tensorflow"
-            and self.use_cudnn
-            and self.cell._is_standard_step
-            and cudnn_ok(
-                self.activation,
-                self.recurrent_activation,
-                self.unroll,
-                self.use_bias,
-            )
-        ):
-            self.supports_jit = False
-
-    def _fused_inner_loop(self, sequences, initial_state, mask, training):
-        if self.recurrent_dropout or not self.cell._is_standard_step:
-            raise NotImplementedError
-        if training and 0.0 < self.dropout < 1.0:
-            dp_mask = self.cell.get_dropout_mask(sequences[:, 0, :])
-            if isinstance(dp_mask, list):  # implementation=1: one per gate
-                raise NotImplementedError
-            sequences = sequences * ops.expand_dims(dp_mask, axis=1)
-        return backend_lstm(
-            sequences,
-            initial_state[0],
-            initial_state[1],
-            mask,
-            kernel=self.cell.kernel,
-            recurrent_kernel=self.cell.recurrent_kernel,
-            bias=self.cell.bias,
-            activation=self.cell.activation,
-            recurrent_activation=self.cell.recurrent_activation,
-            return_sequences=self.return_sequences,
-            go_backwards=self.go_backwards,
-            unroll=self.unroll,
-        )

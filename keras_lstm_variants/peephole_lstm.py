@@ -5,6 +5,7 @@ from keras import initializers
 from keras import regularizers
 
 from keras_lstm_variants._cell import LSTMCellBase
+from keras_lstm_variants._cell import StandardLSTMForm
 from keras_lstm_variants._cell import initializer_if
 from keras_lstm_variants._cell import serializable
 from keras_lstm_variants._layer import LSTMLayerBase
@@ -132,6 +133,18 @@ class PeepholeLSTMCell(PeepholeWeights, LSTMCellBase):
             if gate in self.gates:
                 weights = self._add_peephole(name)
                 setattr(self, f"{name}_gate_peephole_weights", weights)
+
+    def standard_lstm_gates(self):
+        return StandardLSTMForm(
+            self.kernel,
+            self.recurrent_kernel,
+            self.bias,
+            peepholes=(
+                self.input_gate_peephole_weights,
+                self.forget_gate_peephole_weights,
+                self.output_gate_peephole_weights,
+            ),
+        )
 
     def input_gate(self, z, c_tm1):
         r"""The input gate, $i_t = \sigma(z_i + p_i \odot c_{t-1})$."""

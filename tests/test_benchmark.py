@@ -74,3 +74,37 @@ def test_ablation_times_every_strategy_once_per_layer(tmp_path):
     assert [row["layer"] for row in result["rows"]] == [
         "keras.LSTM", "LSTM [fused]", "LSTM [step]", "LSTM [hoist]"
     ]
+
+
+@pytest.mark.slow
+def test_gpu_script_dry_run_checks_and_writes_its_tables(tmp_path):
+    """`benchmarks/gpu.sh --dry-run`: the GPU script on CPU with the test
+    environment, one tiny shape. Run once, in the PyTorch session (it starts
+    JAX and PyTorch processes of its own whatever the session's backend)."""
+    import subprocess
+
+    if keras.backend.backend() != "torch":
+        pytest.skip("run once per suite, in the PyTorch session")
+    root = SCRIPT.parents[1]
+    venv_python = root / ".venv" / "bin" / "python"
+    if not venv_python.exists():
+        pytest.skip(f"gpu.sh --dry-run uses the test environment {venv_python}")
+    result = subprocess.run(
+        ["bash", str(root / "benchmarks" / "gpu.sh"), "--dry-run",
+         str(tmp_path)],
+        capture_output=True, text=True, timeout=600, cwd=root,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    report = json.loads((tmp_path / "gpu.json").read_text())
+    checks = {(c["backend"], c["layer"]): c for c in report["checks"]}
+    # The fused routes' numbers against the loop's, on this CPU: PyTorch's
+    # native op runs here; cuDNN (JAX) declines without a GPU.
+    assert checks["torch", "LSTM"]["fused_kernel_ran"]
+    assert checks["torch", "CoupledLSTM"]["fused_kernel_ran"]
+    for check in checks.values():
+        assert check["max_abs_output_difference"] < 1e-4
+    runs = {(r["backend"], r["policy"]) for r in report["runs"]}
+    assert runs == {("jax", "float32"), ("torch", "mixed_bfloat16")}
+    table = (tmp_path / "gpu.md").read_text()
+    for layer in ("keras.LSTM", "CoupledLSTM", "LayerNormLSTM"):
+        assert f"| {layer} |" in table

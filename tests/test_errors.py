@@ -74,12 +74,61 @@ def test_norm_epsilon_must_be_positive(cls, epsilon):
         cls(4, norm_epsilon=epsilon)
 
 
+class _PeepholeCellInLSTM(klv.LSTM):
+    """A subclass of `LSTM` over a peephole cell: it must not inherit
+    cuDNN (which would drop the peepholes)."""
+
+    cell_class = klv.PeepholeLSTMCell
+
+
+class _RedefinedLSTMCell(klv.LSTMCell):
+    def hidden(self, z, c):
+        return super().hidden(z, c) * 0.5
+
+
+class _RedefinedLSTM(klv.LSTMLayerBase):
+    cell_class = _RedefinedLSTMCell
+
+
 @pytest.mark.parametrize(
-    "cls", [klv.PeepholeLSTM, klv.CoupledLSTM, klv.LayerNormLSTM], ids=lambda c: c.__name__
+    "make, problem",
+    [
+        (lambda: klv.PeepholeLSTM(4, use_cudnn=True), "peepholes"),
+        (lambda: klv.CoupledLSTM(4, use_peepholes=True, use_cudnn=True),
+         "peepholes"),
+        (lambda: klv.LayerNormLSTM(4, use_cudnn=True),
+         "LayerNormLSTMCell declares no standard LSTM form"),
+        (lambda: _PeepholeCellInLSTM(4, use_cudnn=True), "peepholes"),
+        (lambda: _RedefinedLSTM(4, use_cudnn=True),
+         "_RedefinedLSTMCell redefines hidden of LSTMCell"),
+        (lambda: klv.search_space.layer("NIG", 4, use_cudnn=True),
+         "NoInputGateLSTMCell redefines"),
+        (lambda: klv.LSTM(4, activation="relu", use_cudnn=True),
+         "activation='relu'"),
+    ],
+    ids=["peephole", "coupled_peepholes", "layer_norm", "peephole_subclass",
+         "redefined_subclass", "search_space", "activation"],
 )
-def test_use_cudnn_true_is_refused_for_variants_cudnn_cannot_compute(cls):
-    with pytest.raises(ValueError, match="use_cudnn=True"):
-        cls(4, use_cudnn=True)
+def test_use_cudnn_true_is_refused_where_cudnn_cannot_compute(make, problem):
+    with pytest.raises(ValueError, match="use_cudnn=True") as error:
+        make()
+    assert problem in str(error.value)
+
+
+def test_use_cudnn_true_is_taken_by_the_forms_cudnn_computes():
+    """LSTM and CoupledLSTM (tied gates: a standard form without
+    peepholes) accept it, and so does a subclass that changes only
+    arguments."""
+
+    class MyLSTMCell(klv.LSTMCell):
+        def __init__(self, units, unit_forget_bias=False, **kwargs):
+            super().__init__(units, unit_forget_bias=unit_forget_bias, **kwargs)
+
+    class MyLSTM(klv.LSTMLayerBase):
+        cell_class = MyLSTMCell
+
+    for layer in (klv.LSTM, klv.CoupledLSTM, MyLSTM):
+        assert layer(4, use_cudnn=True).use_cudnn is True
 
 
 @pytest.mark.parametrize(
