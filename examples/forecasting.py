@@ -308,10 +308,18 @@ def main(argv=None):
     _common.require("forecasting.py", args.backend,
                     ("statsmodels", "matplotlib", "grain"))
     os.environ["KERAS_BACKEND"] = args.backend  # before Keras is imported
+    import inspect
+
     import keras
 
     import keras_lstm_variants as klv
 
+    if "format" not in inspect.signature(
+            keras.utils.timeseries_dataset_from_array).parameters:
+        print(f"forecasting.py needs Keras 3.14 or later (Grain windows), "
+              f"not {keras.__version__}: `pip install -U \"keras>=3.14\"`.",
+              file=sys.stderr)
+        return 2
     months, series = load_co2()
     validation, test = splits(months)
     if test - validation < args.horizon + 1 or validation < (
