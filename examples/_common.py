@@ -117,3 +117,33 @@ def save_outputs(model, history, output, metric="accuracy"):
     figure.tight_layout()
     figure.savefig(output / "training.png")
     plt.close(figure)
+
+
+def all_variants():
+    """The name of every layer of the package, for `--variant`: the four
+    layers, then Greff et al.'s search-space variants."""
+    return VARIANTS + (
+        "NoInputGateLSTM", "NoForgetGateLSTM", "NoOutputGateLSTM",
+        "NoInputActivationLSTM", "NoOutputActivationLSTM",
+        "FullGateRecurrenceLSTM",
+    )
+
+
+def require(script, backend, modules, extra="examples"):
+    """Exits with status 2 and an install command when a module the script
+    needs (or the Keras backend) is missing: checked before any training."""
+    import importlib.util
+
+    backend_module = {"tensorflow": "tensorflow", "jax": "jax",
+                      "torch": "torch"}[backend]
+    missing = [name for name in (backend_module, *modules)
+               if importlib.util.find_spec(name) is None]
+    if missing:
+        packages = " ".join(
+            {"sklearn": "scikit-learn"}.get(name, name) for name in missing
+        )
+        print(f"{script} needs {', '.join(missing)}, not installed here. "
+              f"Install them with `pip install \"keras-lstm-variants"
+              f"[{extra},{backend}]\"` (or `pip install {packages}`).",
+              file=sys.stderr)
+        raise SystemExit(2)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from conftest import load_example
 
-import keras_lstm_variants  # noqa: F401
+import keras_lstm_variants as klv
 
 tfds = pytest.importorskip("tensorflow_datasets")  # installed by `make test`
 
@@ -150,3 +150,157 @@ def test_study_dtw_baseline_is_dynamic_time_warping():
     accuracy = study.dtw_nearest_neighbour_accuracy(
         x_train, np.array([0, 1, 2]), x_train, np.array([0, 1, 2]))
     assert accuracy == 1.0  # each training series is its own nearest
+
+
+def test_forecasting_windows_splits_and_baselines_against_numpy():
+    """The CO2 series, the windows of keras.utils.timeseries_dataset_from_array
+    and the seasonal-naive scores, each against plain NumPy slicing."""
+    pytest.importorskip("statsmodels")
+    pytest.importorskip("grain")
+    forecasting = load_example("forecasting")
+    months, series = forecasting.load_co2()
+    assert (len(series), f"{months[0]:%Y-%m}", f"{months[-1]:%Y-%m}") == (
+        526, "1958-03", "2001-12")
+    assert np.all(np.isfinite(series))
+    assert 313 < series.min() < series.max() < 374
+    validation, test = forecasting.splits(months)
+    assert (f"{months[validation]:%Y-%m}", f"{months[test]:%Y-%m}") == (
+        "1990-01", "1995-01")
+    window, horizon = 36, 12
+    origins = np.arange(test - 1, len(series) - horizon)
+    assert len(origins) == 73  # every month of 1995-2001 forecast once per h
+    x, y = forecasting.windows(series, window, horizon, origins)
+    series32 = series.astype("float32")
+    np.testing.assert_array_equal(
+        x, [series32[t - window + 1: t + 1] for t in origins])
+    np.testing.assert_array_equal(
+        y, [series32[t + 1: t + 1 + horizon] for t in origins])
+    # Seasonal naive: y[t + h] forecast by y[t + h - 12], written out by hand.
+    expected = np.mean([abs(series[t + h] - series[t + h - 12])
+                        for t in origins for h in range(1, horizon + 1)])
+    scale = np.mean([abs(series[i] - series[i - 12])
+                     for i in range(12, validation)])
+    got = forecasting.scores(
+        forecasting.seasonal_naive(series, origins, horizon), y, scale)
+    assert got["mae"] == pytest.approx(expected, rel=1e-6)
+    assert got["mase"] == pytest.approx(expected / scale, rel=1e-6)
+    assert forecasting.seasonal_naive_scale(series, validation) == (
+        pytest.approx(scale, rel=1e-12))
+
+
+@pytest.mark.slow
+def test_forecasting_quick_run_reports_the_saved_models_scores(tmp_path):
+    pytest.importorskip("statsmodels")
+    forecasting = load_example("forecasting")
+    code = forecasting.main([
+        "--quick", "--units", "4", "--variant", "CoupledLSTM",
+        "--backend", keras.backend.backend(), "--output", str(tmp_path)])
+    assert code == 0
+    result = json.loads((tmp_path / "results.json").read_text())
+    (run,) = result["runs"]
+    assert set(result["baselines"]) == {"seasonal naive", "Holt-Winters"}
+    months, series = forecasting.load_co2()
+    origins = np.arange(442 - 1, 526 - 12)
+    truth = np.array([series[t + 1: t + 13] for t in origins])
+    # The reported score is that of the forecasts written out, scored by
+    # hand against the months that followed each origin (the script checks
+    # that the reloaded model.keras makes the same forecasts).
+    written = result["forecasts_of_the_saved_model"]
+    assert list(written) == [f"{months[t]:%Y-%m}" for t in origins]
+    forecasts = np.array(list(written.values()))
+    assert run["mae"] == pytest.approx(np.abs(forecasts - truth).mean(),
+                                       abs=1e-3)
+    assert keras.saving.load_model(tmp_path / "model.keras").output_shape == (
+        None, 12)
+    naive = np.array([series[t - 11: t + 1] for t in origins])
+    assert result["baselines"]["seasonal naive"]["mae"] == pytest.approx(
+        np.abs(naive - truth).mean(), rel=1e-9)
+    assert "| seasonal naive |" in (tmp_path / "results.md").read_text()
+    assert (tmp_path / "forecast.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_attention_data_parses_to_its_target():
+    """Each generated source means its target for dateutil's parser (day
+    first only in the dotted format), and no test date is trained on."""
+    from dateutil import parser as dateutil_parser
+
+    attention = load_example("attention")
+    (sources, targets), (test_sources, test_targets) = attention.split_pairs(
+        2000, 300)
+    assert len(sources) == 2000 and len(test_sources) == 300
+    assert not set(targets) & set(test_targets)
+    for source, target in zip(sources + test_sources, targets + test_targets,
+                              strict=True):
+        parsed = dateutil_parser.parse(source, dayfirst="." in source)
+        assert parsed.date().isoformat() == target, source
+    shapes = {attention.FORMATS[name](__import__("datetime").date(1987, 4, 3))
+              for name in attention.FORMATS}
+    assert {"3 April 1987", "Fri, 03 Apr 1987", "04/03/1987", "3.4.1987",
+            "3rd of april 1987", "19870403"} <= shapes
+
+
+@pytest.mark.slow
+def test_attention_quick_run_trains_both_models_and_reloads(tmp_path):
+    # main returns 1 unless greedy decoding (states carried by hand, step by
+    # step) picks what the teacher-forced model scores highest when fed the
+    # same previous characters, and unless the reloaded model predicts the
+    # same.
+    attention = load_example("attention")
+    code = attention.main([
+        "--quick", "--units", "4", "--variant", "CoupledLSTM",
+        "--backend", keras.backend.backend(), "--output", str(tmp_path)])
+    assert code == 0
+    result = json.loads((tmp_path / "results.json").read_text())
+    # Attention weights: a distribution over the real characters, none on
+    # the padding.
+    for shown in result["attention_weights"]:
+        weights = np.array(shown["weights"])
+        assert weights.shape == (10, attention.SOURCE_LENGTH)
+        np.testing.assert_allclose(weights.sum(-1), 1.0, atol=1e-3)
+        assert np.all(weights[:, len(shown["source"]):] == 0.0)
+    assert [r["attention"] for r in result["runs"]] == [True, False]
+    assert all(0.0 <= r["exact_match"] <= r["character_accuracy"] <= 1.0
+               for r in result["runs"])
+    for example in result["examples"]:
+        assert len(example["decoded"]) == 10
+        assert set(example["decoded"]) <= set("0123456789-")
+    assert (tmp_path / "attention.png").read_bytes()[:4] == b"\x89PNG"
+    assert "+ Attention |" in (tmp_path / "results.md").read_text()
+
+
+def test_attention_decoder_state_joins_the_encoder_states_block_by_block():
+    """FullGateRecurrenceLSTM's extra state holds the input, forget and
+    output gates (3 blocks of units): the decoder of 2 * units gets each
+    gate's forward block beside its backward block."""
+    attention = load_example("attention")
+    units = 2
+    forward = np.arange(6.0)[None] + 10.0  # i_f i_f f_f f_f o_f o_f
+    backward = np.arange(6.0)[None] + 20.0
+    expected = [[10, 11, 20, 21, 12, 13, 22, 23, 14, 15, 24, 25]]
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(
+        attention.joined(forward, backward, units)), expected)
+    h = np.array([[1.0, 2.0]])
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(
+        attention.joined(h, -h, units)), [[1.0, 2.0, -1.0, -2.0]])
+    cell = klv.FullGateRecurrenceLSTMCell(units)
+    assert cell.state_size == [units, units, 3 * units]
+
+
+def test_new_examples_offer_every_variant_and_check_their_needs(capsys):
+    common = load_example("_common")
+    layers = {name for name in klv.__all__
+              if isinstance(getattr(klv, name), type)
+              and issubclass(getattr(klv, name), klv.LSTMLayerBase)
+              and name != "LSTMLayerBase"}
+    assert set(common.all_variants()) == layers
+    for name in ("forecasting", "attention"):
+        args = load_example(name).parse_args(
+            ["--variant", "NoOutputGateLSTM", "--quick"])
+        assert args.variant == "NoOutputGateLSTM" and args.seeds == [0]
+    with pytest.raises(SystemExit) as exit_info:
+        common.require("forecasting.py", keras.backend.backend(),
+                       ("statsmodels", "no_such_module_here"))
+    assert exit_info.value.code == 2
+    message = capsys.readouterr().err
+    assert "no_such_module_here" in message and "statsmodels" not in message
+    assert 'pip install "keras-lstm-variants[examples,' in message
