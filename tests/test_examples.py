@@ -188,7 +188,13 @@ def test_forecasting_windows_splits_and_baselines_against_numpy():
         pytest.approx(scale, rel=1e-12))
 
 
+# The quick end-to-end runs compile several models each (20-80 s a run):
+# each runs in one backend's session (the scripts take every backend; their
+# code paths are the same Keras ones), pairwise: forecasting with TensorFlow,
+# attention with PyTorch.
 @pytest.mark.slow
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow",
+                    reason="run once per suite, in the TensorFlow session")
 def test_forecasting_quick_run_reports_the_saved_models_scores(tmp_path):
     pytest.importorskip("statsmodels")
     forecasting = load_example("forecasting")
@@ -240,6 +246,8 @@ def test_attention_data_parses_to_its_target():
 
 
 @pytest.mark.slow
+@pytest.mark.skipif(keras.backend.backend() != "torch",
+                    reason="run once per suite, in the PyTorch session")
 def test_attention_quick_run_trains_both_models_and_reloads(tmp_path):
     # main returns 1 unless greedy decoding (states carried by hand, step by
     # step) picks what the teacher-forced model scores highest when fed the

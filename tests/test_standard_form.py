@@ -100,11 +100,12 @@ def _to_cell_gradients(cls, form_grads):
     return mapped
 
 
-@pytest.mark.parametrize("cls", [klv.LSTM, klv.CoupledLSTM], ids=lambda c: c.__name__)
 @pytest.mark.parametrize(
-    "masked, go_backwards",
-    [(False, False), (True, True)],
-    ids=["plain", "masked_backwards"],
+    "cls, masked, go_backwards",
+    [(klv.LSTM, True, True), (klv.CoupledLSTM, False, False),
+     (klv.CoupledLSTM, True, True)],
+    ids=["LSTM-masked_backwards", "CoupledLSTM-plain",
+         "CoupledLSTM-masked_backwards"],
 )
 def test_keras_lstm_on_the_form_is_the_variant(rng, cls, masked, go_backwards):
     """keras.layers.LSTM given the form's operands reproduces the layer and,
