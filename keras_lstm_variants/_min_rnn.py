@@ -8,7 +8,7 @@ kernel, dropout on the input, the config) and runs one step of it, as any
 Keras cell; `MinRNNLayerBase` runs a whole sequence either by that step in
 Keras's loop ("step") or as one parallel scan over time in log space
 ("scan"), whichever `SCAN_FROM_STEPS` says is faster for the sequence
-length and backend. A cell is a subclass that names its gates and writes
+length, device and backend. A cell is a subclass that names its gates and writes
 its coefficients twice: `coefficients` (linear, for the step) and
 `log_coefficients` (for the scan).
 
@@ -16,6 +16,7 @@ The state is `h` alone: these cells have no carry `c` and no recurrent
 kernel, and so do not fit `LSTMCellBase` ([h, c], x W + h U).
 """
 
+import functools
 import inspect
 import re
 
@@ -35,11 +36,17 @@ from keras_lstm_variants._keras_internal import backend_rnn
 
 MODES = ("auto", "scan", "step")
 
-# mode="auto" runs the scan from this many steps on, the step loop below it,
-# per backend: the crossover of forward and train-step times measured on
-# CPU by benchmarks/bench_min_rnn.py (benchmarks/results/min_rnn/). A
+# mode="auto" runs the scan from this many steps on, the step loop below it
+# (None: never), per device and backend. On CPU, the crossover of train-step
+# times measured by benchmarks/bench_min_rnn.py over T = 64 ... 4096
+# (benchmarks/results/min_rnn/<backend>.md). On a GPU or TPU it is not
+# measured here (our machines have none): the paper's GPU runtimes (its
+# Figure 1, T = 64 ... 4096) have the scan faster at every length. A
 # sequence of unknown length while the layer is traced runs the step loop.
-SCAN_FROM_STEPS = {"jax": 1, "tensorflow": 1, "torch": 1}
+SCAN_FROM_STEPS = {
+    "cpu": {"jax": None, "tensorflow": None, "torch": 64},
+    "accelerator": {"jax": 64, "tensorflow": 64, "torch": 64},
+}
 
 # The log of a masked step's b (b = 0): finite, so that the log-add-exp of
 # the scan and its gradient never meet inf - inf; exp() of it is exactly 0.
@@ -126,9 +133,19 @@ def log_space_scan(log_a, log_b, h0, axis=1):
     log_a_total, log_b_total = ops.associative_scan(
         _combine, (log_a, log_b), axis=axis
     )
-    return ops.exp(log_a_total) * ops.expand_dims(h0, axis) + ops.exp(
-        log_b_total
-    )
+    h = ops.exp(log_a_total) * ops.expand_dims(h0, axis) + ops.exp(log_b_total)
+    # TensorFlow's associative_scan loses the static shape (Keras 3.15).
+    return ops.reshape(h, ops.shape(log_a))
+
+
+@functools.cache
+def on_accelerator():
+    """Whether Keras computes on a GPU or TPU here."""
+    try:
+        devices = keras.distribution.list_devices()
+    except AttributeError:  # the torch backend has no distribution API
+        devices = [str(ops.zeros(()).device)]
+    return any(not device.lower().startswith("cpu") for device in devices)
 
 
 def _snake_case(name):
@@ -374,10 +391,11 @@ class MinRNNLayerBase(keras.layers.RNN):
             return self.mode
         if steps is None or self.unroll:
             return "step"
-        threshold = SCAN_FROM_STEPS.get(keras.backend.backend())
-        return "scan" if threshold is not None and steps >= threshold else (
-            "step"
-        )
+        device = "accelerator" if on_accelerator() else "cpu"
+        threshold = SCAN_FROM_STEPS[device].get(keras.backend.backend())
+        if threshold is not None and steps >= threshold:
+            return "scan"
+        return "step"
 
     def call(self, sequences, initial_state=None, mask=None, training=False):
         if initial_state is not None:
@@ -438,6 +456,14 @@ class MinRNNLayerBase(keras.layers.RNN):
         coefficients in log space, then `log_space_scan`; a masked step
         keeps h (a = 1, b = 0)."""
         cell = self.cell
+        if sequences.shape[1] is None:
+            raise ValueError(
+                f"{type(self).__name__} with mode='scan' needs the number of "
+                "steps known when it is traced (TensorFlow's associative "
+                "scan does). Received: inputs.shape="
+                f"{tuple(sequences.shape)}; give the input a fixed length, "
+                "or pass mode='auto' (which then runs the step loop)."
+            )
         if training and 0.0 < cell.dropout < 1.0:
             dropout_mask = cell.get_dropout_mask(sequences[:, 0, :])
             sequences = sequences * ops.expand_dims(dropout_mask, 1)

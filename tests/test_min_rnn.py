@@ -239,7 +239,8 @@ def test_mixed_precision_runs_the_scan_in_float32(rng):
 def test_auto_mode_follows_the_measured_crossover(monkeypatch):
     layer = klv.MinGRU(4)
     backend = keras.backend.backend()
-    monkeypatch.setitem(_min_rnn.SCAN_FROM_STEPS, backend, 100)
+    device = "accelerator" if _min_rnn.on_accelerator() else "cpu"
+    monkeypatch.setitem(_min_rnn.SCAN_FROM_STEPS[device], backend, 100)
     assert [layer.route(t) for t in (99, 100, None)] == [
         "step", "scan", "step"
     ]
