@@ -110,6 +110,8 @@ def test_scan_gradients_equal_step_gradients(name, rng):
         input_gradient(lambda v: step(v, mask=mask), x),
         tol=1e-4,
     )
+    if name != "min_lstm":
+        return  # a compiled train step costs ~10 s: one variant checks it
     # The weights' gradients, through a public train step: one step of SGD
     # with learning rate 1 moves each weight by minus its gradient.
     y = rng.normal(size=(2, units)).astype("float32")
