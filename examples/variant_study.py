@@ -1,7 +1,7 @@
 """The variants on real sequences, offline: a reproducible comparison.
 
-Trains every variant of the package (the four layers, and Greff et al.'s
-search space) on real data that ships inside Python packages, with several
+Trains every variant of the package (the four layers, Greff et al.'s search
+space, and the minimal RNNs MinLSTM and MinGRU) on real data that ships inside Python packages, with several
 seeds, on the same budget (units, optimizer, learning rate, epochs, batch
 size), and reports the test accuracy (mean and spread over seeds), the
 parameter count and the training time:
@@ -19,6 +19,8 @@ parameter count and the training time:
 
     python examples/variant_study.py --backend jax --output study
     python examples/variant_study.py --quick      # seconds: a smoke test
+    python examples/variant_study.py --variants MinLSTM MinGRU --output new
+    python examples/variant_study.py --combine study new --output study
 
 Writes `<output>/results.json` (every run, with versions and arguments),
 `results.md` (one table per task) and `results.png`, and prints the tables.
@@ -52,6 +54,10 @@ VARIANTS = {
     "NIAF": ("search_space", "NIAF"),
     "NOAF": ("search_space", "NOAF"),
     "FGR": ("search_space", "FGR"),
+    # Feng et al.'s minimal RNNs: gates that read only x_t, trained by a
+    # parallel scan over time (mode="auto").
+    "MinLSTM": ("MinLSTM", {}),
+    "MinGRU": ("MinGRU", {}),
 }
 # Epochs per task: the same for every variant (the budget).
 EPOCHS = {"digits": 30, "japanese_vowels": 40, "mnist1d": 30}

@@ -19,6 +19,10 @@ from keras_lstm_variants.layer_norm_lstm import LayerNormLSTM
 from keras_lstm_variants.layer_norm_lstm import LayerNormLSTMCell
 from keras_lstm_variants.lstm import LSTM
 from keras_lstm_variants.lstm import LSTMCell
+from keras_lstm_variants.min_gru import MinGRU
+from keras_lstm_variants.min_gru import MinGRUCell
+from keras_lstm_variants.min_lstm import MinLSTM
+from keras_lstm_variants.min_lstm import MinLSTMCell
 from keras_lstm_variants.peephole_lstm import PeepholeLSTM
 from keras_lstm_variants.peephole_lstm import PeepholeLSTMCell
 from keras_lstm_variants.search_space import FullGateRecurrenceLSTM
@@ -57,6 +61,10 @@ __all__ = [
     "NoOutputActivationLSTMCell",
     "FullGateRecurrenceLSTM",
     "FullGateRecurrenceLSTMCell",
+    "MinLSTM",
+    "MinLSTMCell",
+    "MinGRU",
+    "MinGRUCell",
     "search_space",
     "litert",
     "LSTMCellBase",

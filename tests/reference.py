@@ -204,3 +204,64 @@ def greff_run(name, p, x, mask=None, cell_clip=None):
         output = np.where(keep, y_new, output)
         outputs.append(output)
     return np.stack(outputs, axis=1), y, c, gates
+
+
+# The minimal RNNs (Feng et al. 2024, "Were RNNs All We Needed?"): the
+# sequential equations of the paper (its appendix's "sequential mode"), in
+# linear space. Weights: `kernel` (D, kU) and `bias`, blocks h, z (minGRU)
+# or h, f, i (minLSTM). Each step returns the new h (the only state).
+
+
+def _saturating_sigmoid(x):
+    """sigmoid(x), without overflow for |x| in the thousands."""
+    return 0.5 * (1.0 + np.tanh(0.5 * x))
+
+
+def min_g(x):
+    """g(x) = x + 1/2 for x >= 0, sigmoid(x) otherwise."""
+    return np.where(x >= 0, x + 0.5, _saturating_sigmoid(x))
+
+
+def _min_gate_inputs(x, w, n_gates):
+    z = x @ w["kernel"]
+    if "bias" in w:
+        z = z + w["bias"]
+    return np.split(z, n_gates, axis=-1)
+
+
+def min_gru_step(x, h, w):
+    z_h, z_z = _min_gate_inputs(x, w, 2)
+    z = _saturating_sigmoid(z_z)
+    return (1.0 - z) * h + z * min_g(z_h)
+
+
+def min_lstm_step(x, h, w, normalize_gates=True):
+    z_h, z_f, z_i = _min_gate_inputs(x, w, 3)
+    f, i = _saturating_sigmoid(z_f), _saturating_sigmoid(z_i)
+    if normalize_gates:
+        # f / (f + i) = 1 / (1 + i / f) = sigmoid(log f - log i): defined
+        # where both sigmoids underflow (pre-activations < -745).
+        log_f, log_i = -np.logaddexp(0.0, -z_f), -np.logaddexp(0.0, -z_i)
+        f = _saturating_sigmoid(log_f - log_i)
+        i = _saturating_sigmoid(log_i - log_f)
+    return f * h + i * min_g(z_h)
+
+
+def min_run(step, weights, x, h0=None, mask=None, go_backwards=False,
+            zero_output_for_mask=False):
+    """`run` for a minimal RNN's step (state h only): (outputs, h)."""
+    x = np.asarray(x, np.float64)
+    batch, time = x.shape[:2]
+    units = weights["kernel"].shape[1] // (2 if step is min_gru_step else 3)
+    h = np.zeros((batch, units)) if h0 is None else np.asarray(h0, np.float64)
+    mask = np.ones((batch, time), bool) if mask is None else np.asarray(mask)
+    order = range(time - 1, -1, -1) if go_backwards else range(time)
+    output, outputs = np.zeros((batch, units)), []
+    for t in order:
+        h_new = step(x[:, t], h, weights)
+        keep = mask[:, t][:, None]
+        h = np.where(keep, h_new, h)
+        output = np.where(keep, h_new, output)
+        outputs.append(np.where(keep, h_new, 0.0) if zero_output_for_mask
+                       else output)
+    return np.stack(outputs, axis=1), h

@@ -162,6 +162,18 @@ def test_load_in_a_fresh_process(rng, tmp_path):
     _randomise(model, rng)
     model.save(tmp_path / "search_space.keras")
     expected["search_space"] = model.predict(x, verbose=0)
+    # The minimal RNNs: each route, Bidirectional, and the cells in RNN.
+    branches = [
+        klv.MinGRU(4, mode="scan")(inputs),
+        klv.MinLSTM(3, mode="step", normalize_gates=False)(inputs),
+        keras.layers.Bidirectional(klv.MinLSTM(2))(inputs),
+        keras.layers.RNN(klv.MinGRUCell(2), go_backwards=True)(inputs),
+        keras.layers.RNN(klv.MinLSTMCell(2))(inputs),
+    ]
+    model = keras.Model(inputs, keras.layers.Concatenate()(branches))
+    _randomise(model, rng)
+    model.save(tmp_path / "min_rnns.keras")
+    expected["min_rnns"] = model.predict(x, verbose=0)
     script = textwrap.dedent(
         """
         import sys, pathlib, re, numpy as np, keras

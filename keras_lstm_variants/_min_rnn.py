@@ -1,0 +1,553 @@
+r"""The base of the minimal RNNs (Feng et al. 2024) and their two routes.
+
+A minimal RNN's gates read only the input, never $h_{t-1}$, so its state
+follows a linear recurrence $h_t = a_t \odot h_{t-1} + b_t$ whose
+coefficients $a_t \in (0, 1)$, $b_t > 0$ are known for every step before
+the recurrence runs. `MinRNNCellBase` holds what the cells share (one
+kernel, dropout on the input, the config) and runs one step of it, as any
+Keras cell; `MinRNNLayerBase` runs a whole sequence either by that step in
+Keras's loop ("step") or as one parallel scan over time in log space
+("scan"), whichever `SCAN_FROM_STEPS` says is faster for the sequence
+length, device and backend. A cell is a subclass that names its gates and writes
+its coefficients twice: `coefficients` (linear, for the step) and
+`log_coefficients` (for the scan).
+
+The state is `h` alone: these cells have no carry `c` and no recurrent
+kernel, and so do not fit `LSTMCellBase` ([h, c], x W + h U).
+"""
+
+import functools
+import inspect
+import re
+
+import keras
+from keras import constraints
+from keras import initializers
+from keras import ops
+from keras import regularizers
+
+from keras_lstm_variants._cell import _LAYER_CONFIG_KEYS
+from keras_lstm_variants._cell import VariantDefinitionError
+from keras_lstm_variants._cell import check_positive_int
+from keras_lstm_variants._cell import check_rate
+from keras_lstm_variants._cell import checked_config
+from keras_lstm_variants._keras_internal import DropoutRNNCell
+from keras_lstm_variants._keras_internal import backend_rnn
+
+MODES = ("auto", "scan", "step")
+
+# mode="auto" runs the scan from this many steps on, the step loop below it
+# (None: never), per device and backend. On CPU, the crossover of train-step
+# times measured by benchmarks/bench_min_rnn.py over T = 64 ... 4096
+# (benchmarks/results/min_rnn/<backend>.md). On a GPU or TPU it is not
+# measured here (our machines have none): the paper's GPU runtimes (its
+# Figure 1, T = 64 ... 4096) have the scan faster at every length. A
+# sequence of unknown length while the layer is traced runs the step loop.
+SCAN_FROM_STEPS = {
+    "cpu": {"jax": None, "tensorflow": None, "torch": 64},
+    "accelerator": {"jax": 64, "tensorflow": 64, "torch": 64},
+}
+
+# The log of a masked step's b (b = 0): finite, so that the log-add-exp of
+# the scan and its gradient never meet inf - inf; exp() of it is exactly 0.
+_LOG_ZERO = -1e30
+
+# Arguments of keras.layers.LSTM/GRU (and of this package's LSTM cells) that
+# a minimal RNN has no use for, with the reason the error gives.
+_MEANINGLESS = {
+    "recurrent_dropout": "there is no recurrent matmul to drop from (the "
+    "gates read only x_t)",
+    "recurrent_initializer": "there is no recurrent kernel",
+    "recurrent_regularizer": "there is no recurrent kernel",
+    "recurrent_constraint": "there is no recurrent kernel",
+    "activation": "the candidate's activation is g(x), fixed: the scan in "
+    "log space needs a positive candidate",
+    "recurrent_activation": "the gates are sigmoids, fixed: the scan "
+    "computes them in log space",
+    "unit_forget_bias": "MinLSTM's forget-gate bias is `forget_bias` (a "
+    "number); MinGRU has no forget gate",
+    "implementation": "there is one dropout mask, on the input",
+    "reset_after": "there is no reset gate",
+    "use_cudnn": "cuDNN has no minimal RNN kernel",
+    "projection_units": "the output is the state h (put a Dense after the "
+    "layer, as the paper's block does)",
+    "projection_initializer": "there is no projection",
+    "projection_regularizer": "there is no projection",
+    "projection_constraint": "there is no projection",
+    "projection_clip": "there is no projection",
+    "cell_clip": "there is no carry to clip",
+    "cell_zoneout": "there is no carry",
+    "output_zoneout": "zoneout would make the recurrence non-linear in its "
+    "inputs, which the scan cannot run",
+}
+
+
+def check_meaningful(cls, kwargs):
+    """Raises a ValueError naming the first argument in `kwargs` that a
+    minimal RNN does not take (`_MEANINGLESS`), with the reason."""
+    for name in kwargs:
+        if name in _MEANINGLESS:
+            raise ValueError(
+                f"{cls.__name__} does not take `{name}`: "
+                f"{_MEANINGLESS[name]}. Received: {name}={kwargs[name]!r}."
+            )
+
+
+def g(x):
+    r"""$g(x) = x + 1/2$ for $x \ge 0$, $\sigma(x)$ otherwise: positive and
+    continuous, the paper's activation of the candidate state."""
+    return ops.where(x >= 0, ops.relu(x) + 0.5, ops.sigmoid(x))
+
+
+def log_g(x):
+    r"""$\log g(x)$, computed without forming $g(x)$: $\log(x + 1/2)$ for
+    $x \ge 0$, $-\mathrm{softplus}(-x) = \log \sigma(x)$ otherwise."""
+    return ops.where(x >= 0, ops.log(ops.relu(x) + 0.5), -ops.softplus(-x))
+
+
+def log_sigmoid(x):
+    r"""$\log \sigma(x) = -\mathrm{softplus}(-x)$, finite for any finite x."""
+    return -ops.softplus(-x)
+
+
+def _combine(earlier, later):
+    """Two consecutive segments of h_t = a_t h_{t-1} + b_t as one, in log
+    space: a = a1 a2, b = a2 b1 + b2."""
+    log_a1, log_b1 = earlier
+    log_a2, log_b2 = later
+    return log_a1 + log_a2, ops.logaddexp(log_a2 + log_b1, log_b2)
+
+
+def log_space_scan(log_a, log_b, h0, axis=1):
+    r"""Every $h_t$ of $h_t = a_t h_{t-1} + b_t$ from $h_0$, by a parallel
+    scan over `axis` in log space.
+
+    The scan composes the affine maps $h \mapsto a_t h + b_t$ pairwise
+    (`keras.ops.associative_scan`), each as $(\log a, \log b)$ with a
+    log-add-exp, so that $\log A_t = \sum_{s \le t} \log a_s$ and
+    $\log B_t = \log \sum_{s \le t} b_s \prod_{s < r \le t} a_r$ come out
+    without a division or a difference of large numbers. The initial state
+    enters linearly, $h_t = A_t h_0 + B_t$, so it may be zero (the default)
+    or negative (a user's `initial_state`).
+    """
+    log_a_total, log_b_total = ops.associative_scan(
+        _combine, (log_a, log_b), axis=axis
+    )
+    h = ops.exp(log_a_total) * ops.expand_dims(h0, axis) + ops.exp(log_b_total)
+    # TensorFlow's associative_scan loses the static shape (Keras 3.15).
+    return ops.reshape(h, ops.shape(log_a))
+
+
+@functools.cache
+def on_accelerator():
+    """Whether Keras computes on a GPU or TPU here."""
+    try:
+        devices = keras.distribution.list_devices()
+    except AttributeError:  # the torch backend has no distribution API
+        devices = [str(ops.zeros(()).device)]
+    return any(not device.lower().startswith("cpu") for device in devices)
+
+
+def _snake_case(name):
+    name = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1_\2", name)
+    return re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name).lower()
+
+
+class MinRNNCellBase(keras.Layer, DropoutRNNCell):
+    r"""The base of `MinLSTMCell` and `MinGRUCell`: one linear recurrence.
+
+    A subclass sets `gates` (the names of the blocks of `kernel` and `bias`,
+    in order) and writes, from the pre-activations `z` (a dict by gate name,
+    each `(batch, units)` or `(batch, time, units)`), the coefficients of
+    $h_t = a_t \odot h_{t-1} + b_t$ twice: `coefficients(z)` returns
+    `(a, b)` for the step, `log_coefficients(z)` returns `(log a, log b)`
+    for the scan. Both are always computed in float32 or wider.
+    """
+
+    gates = None
+
+    def __init__(
+        self,
+        units,
+        use_bias=True,
+        kernel_initializer="glorot_uniform",
+        bias_initializer="zeros",
+        kernel_regularizer=None,
+        bias_regularizer=None,
+        kernel_constraint=None,
+        bias_constraint=None,
+        dropout=0.0,
+        seed=None,
+        **kwargs,
+    ):
+        check_meaningful(type(self), kwargs)
+        if not self.gates:
+            raise VariantDefinitionError(
+                f"{type(self).__name__} must set `gates`, the names of its "
+                "kernel blocks."
+            )
+        units = check_positive_int("units", units)
+        dropout = check_rate("dropout", dropout)
+        super().__init__(**kwargs)
+        self.units = units
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
+        self.kernel_constraint = constraints.get(kernel_constraint)
+        self.bias_constraint = constraints.get(bias_constraint)
+        self.dropout = dropout
+        self.recurrent_dropout = 0.0  # read by Keras's DropoutRNNCell
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed=seed)
+        self.state_size = units
+        self.output_size = units
+
+    @classmethod
+    def argument_names(cls):
+        """Every constructor argument of the cell, from all its classes."""
+        names = []
+        for klass in reversed(cls.__mro__):
+            if not issubclass(klass, MinRNNCellBase):
+                continue
+            for parameter in inspect.signature(klass.__init__).parameters:
+                if parameter not in ("self", "kwargs", *names):
+                    names.append(parameter)
+        return names
+
+    @classmethod
+    def from_config(cls, config):
+        checked_config(cls, config, cls.argument_names())
+        return super().from_config(config)
+
+    def build(self, input_shape):
+        if len(input_shape) < 2 or input_shape[-1] is None:
+            raise ValueError(
+                f"{type(self).__name__} expects `inputs` of shape "
+                "(batch, features) with a known number of features. "
+                f"Received: inputs.shape={tuple(input_shape)}."
+            )
+        width = len(self.gates) * self.units
+        self.kernel = self.add_weight(
+            shape=(input_shape[-1], width),
+            name="kernel",
+            initializer=self.kernel_initializer,
+            regularizer=self.kernel_regularizer,
+            constraint=self.kernel_constraint,
+        )
+        self.bias = None
+        if self.use_bias:
+            self.bias = self.add_weight(
+                shape=(width,),
+                name="bias",
+                initializer=self.initial_bias,
+                regularizer=self.bias_regularizer,
+                constraint=self.bias_constraint,
+            )
+
+    def initial_bias(self, shape, dtype=None):
+        """`bias_initializer`'s values; a cell adds its gates' offsets."""
+        return self.bias_initializer(shape, dtype=dtype)
+
+    def preactivations(self, x):
+        """`x W + b`, split into a dict of one block per gate, in float32
+        (or the variable dtype, if wider) whatever the compute dtype."""
+        z = ops.matmul(x, self.kernel)
+        if self.use_bias:
+            z = z + self.bias
+        z = ops.cast(z, _wide_dtype(self.variable_dtype))
+        blocks = ops.split(z, len(self.gates), axis=-1)
+        return dict(zip(self.gates, blocks, strict=True))
+
+    def coefficients(self, z):
+        """`(a, b)` of h_t = a h_{t-1} + b from the pre-activations `z`."""
+        raise NotImplementedError
+
+    def log_coefficients(self, z):
+        """`(log a, log b)`, computed in log space from `z`."""
+        raise NotImplementedError
+
+    def call(self, inputs, states, training=False):
+        h_tm1 = states[0] if isinstance(states, (list, tuple)) else states
+        if training and 0.0 < self.dropout < 1.0:
+            inputs = inputs * self.get_dropout_mask(inputs)
+        a, b = self.coefficients(self.preactivations(inputs))
+        h = ops.cast(a * ops.cast(h_tm1, a.dtype) + b, self.compute_dtype)
+        return h, [h]
+
+    def get_initial_state(self, batch_size=None):
+        return [ops.zeros((batch_size, self.units), dtype=self.compute_dtype)]
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "units": self.units,
+            "use_bias": self.use_bias,
+            "kernel_initializer": initializers.serialize(
+                self.kernel_initializer
+            ),
+            "bias_initializer": initializers.serialize(self.bias_initializer),
+            "kernel_regularizer": regularizers.serialize(
+                self.kernel_regularizer
+            ),
+            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
+            "kernel_constraint": constraints.serialize(self.kernel_constraint),
+            "bias_constraint": constraints.serialize(self.bias_constraint),
+            "dropout": self.dropout,
+            "seed": self.seed,
+        }
+
+
+def _wide_dtype(dtype):
+    """float32 for a half-precision dtype, else `dtype` itself."""
+    return "float32" if dtype in ("float16", "bfloat16") else dtype
+
+
+def _static_dim(shape, axis):
+    return None if shape is None or len(shape) == 0 else shape[axis]
+
+
+class MinRNNLayerBase(keras.layers.RNN):
+    """The base of `MinLSTM` and `MinGRU`: a `keras.layers.RNN` over the
+    cell, with a parallel scan beside Keras's loop.
+
+    A layer is a subclass that sets `cell_class`; it takes the cell's
+    arguments flat, as `keras.layers.GRU` does, exposes them as read-only
+    properties and serialises them in a flat config.
+    """
+
+    cell_class = MinRNNCellBase
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        for name in cls.cell_class.argument_names():
+            if not hasattr(cls, name):
+                setattr(cls, name, _cell_property(name))
+
+    def __init__(
+        self,
+        units,
+        mode="auto",
+        return_sequences=False,
+        return_state=False,
+        go_backwards=False,
+        stateful=False,
+        unroll=False,
+        zero_output_for_mask=False,
+        activity_regularizer=None,
+        **kwargs,
+    ):
+        check_meaningful(type(self), kwargs)
+        if mode not in MODES:
+            raise ValueError(
+                f"Argument `mode` must be one of {MODES}: 'scan' runs the "
+                "parallel scan, 'step' Keras's loop, 'auto' the one measured "
+                f"faster for the sequence length. Received: mode={mode!r}."
+            )
+        cell_arguments = {
+            name: kwargs.pop(name)
+            for name in self.cell_class.argument_names()
+            if name in kwargs
+        }
+        cell = self.cell_class(
+            units,
+            dtype=kwargs.get("dtype"),
+            trainable=kwargs.get("trainable", True),
+            name=_snake_case(self.cell_class.__name__),
+            **cell_arguments,
+        )
+        super().__init__(
+            cell,
+            return_sequences=return_sequences,
+            return_state=return_state,
+            go_backwards=go_backwards,
+            stateful=stateful,
+            unroll=unroll,
+            zero_output_for_mask=zero_output_for_mask,
+            activity_regularizer=activity_regularizer,
+            **kwargs,
+        )
+        if unroll and mode == "scan":
+            raise ValueError(
+                "Argument `unroll` unrolls the step loop, which mode='scan' "
+                "does not run. Received: unroll=True, mode='scan'."
+            )
+        self.mode = mode
+
+    def build(self, sequences_shape, initial_state_shape=None):
+        if len(sequences_shape) != 3 or sequences_shape[-1] is None:
+            raise ValueError(
+                f"{type(self).__name__} expects `inputs` of shape "
+                "(batch, timesteps, features) with a known number of "
+                f"features. Received: inputs.shape={tuple(sequences_shape)}."
+            )
+        super().build(sequences_shape, initial_state_shape)
+
+    def route(self, steps):
+        """"scan" or "step": how a sequence of `steps` steps (None: not
+        known while tracing) runs here, by `mode` and `SCAN_FROM_STEPS`."""
+        if self.mode != "auto":
+            return self.mode
+        if steps is None or self.unroll:
+            return "step"
+        device = "accelerator" if on_accelerator() else "cpu"
+        threshold = SCAN_FROM_STEPS[device].get(keras.backend.backend())
+        if threshold is not None and steps >= threshold:
+            return "scan"
+        return "step"
+
+    def call(self, sequences, initial_state=None, mask=None, training=False):
+        if initial_state is not None:
+            initial_state = self._checked_initial_state(
+                sequences, initial_state
+            )
+        return super().call(
+            sequences, initial_state=initial_state, mask=mask, training=training
+        )
+
+    def inner_loop(self, sequences, initial_state, mask, training=False):
+        if isinstance(mask, (list, tuple)):
+            mask = mask[0]
+        initial_state = list(initial_state)
+        if self.go_backwards:
+            sequences = ops.flip(sequences, axis=1)
+            mask = None if mask is None else ops.flip(mask, axis=1)
+        if self.route(sequences.shape[1]) == "scan":
+            last_output, outputs, states = self._scan(
+                sequences, initial_state, mask, training
+            )
+        else:
+            last_output, outputs, states = self._step_loop(
+                sequences, initial_state, mask, training
+            )
+        if mask is not None:
+            last_output, outputs = _masked_outputs(
+                mask, last_output, outputs, self.return_sequences,
+                self.zero_output_for_mask,
+            )
+        return last_output, outputs, states
+
+    def _step_loop(self, sequences, initial_state, mask, training):
+        """Keras's loop over time (`lax.scan`, `tf.while_loop`, a Python
+        loop on torch), the cell's step at each."""
+        cell = self.cell
+        copy_states = keras.backend.backend() == "torch" and self.stateful
+
+        def step(x_t, states):
+            if copy_states:  # torch autograd forbids in-place updates
+                states = [ops.copy(state) for state in states]
+            return cell(x_t, states, training=training)
+
+        return backend_rnn(
+            step,
+            sequences,
+            initial_state,
+            go_backwards=False,
+            mask=mask,
+            unroll=self.unroll,
+            input_length=sequences.shape[1],
+            zero_output_for_mask=self.zero_output_for_mask,
+            return_all_outputs=self.return_sequences,
+        )
+
+    def _scan(self, sequences, initial_state, mask, training):
+        """The whole sequence at once: x W for every step in one matmul, the
+        coefficients in log space, then `log_space_scan`; a masked step
+        keeps h (a = 1, b = 0)."""
+        cell = self.cell
+        if sequences.shape[1] is None:
+            raise ValueError(
+                f"{type(self).__name__} with mode='scan' needs the number of "
+                "steps known when it is traced (TensorFlow's associative "
+                "scan does). Received: inputs.shape="
+                f"{tuple(sequences.shape)}; give the input a fixed length, "
+                "or pass mode='auto' (which then runs the step loop)."
+            )
+        if training and 0.0 < cell.dropout < 1.0:
+            dropout_mask = cell.get_dropout_mask(sequences[:, 0, :])
+            sequences = sequences * ops.expand_dims(dropout_mask, 1)
+        log_a, log_b = cell.log_coefficients(cell.preactivations(sequences))
+        if mask is not None:
+            step_on = ops.expand_dims(ops.cast(mask, "bool"), -1)
+            log_a = ops.where(step_on, log_a, ops.zeros_like(log_a))
+            log_b = ops.where(step_on, log_b, ops.full_like(log_b, _LOG_ZERO))
+        h0 = ops.cast(initial_state[0], log_a.dtype)
+        h = ops.cast(log_space_scan(log_a, log_b, h0), cell.compute_dtype)
+        return h[:, -1], h, [h[:, -1]]
+
+    def _checked_initial_state(self, sequences, initial_state):
+        states = (
+            list(initial_state)
+            if isinstance(initial_state, (list, tuple))
+            else [initial_state]
+        )
+        batch = _static_dim(sequences.shape, 0)
+        units = self.cell.units
+        shapes = [tuple(ops.shape(state)) for state in states]
+        if len(states) != 1 or (
+            len(shapes[0]) != 2
+            or shapes[0][1] != units
+            or None not in (batch, shapes[0][0]) and shapes[0][0] != batch
+        ):
+            raise ValueError(
+                f"{type(self).__name__} expects `initial_state` to be one "
+                f"tensor h of shape ({batch}, {units}). Received: "
+                f"{len(states)} tensor(s) of shapes {shapes}."
+            )
+        return states
+
+    def get_config(self):
+        config = super().get_config()
+        del config["cell"]
+        cell_config = self.cell.get_config()
+        return {
+            **config,
+            **{
+                key: value
+                for key, value in cell_config.items()
+                if key not in _LAYER_CONFIG_KEYS
+            },
+            "mode": self.mode,
+            "activity_regularizer": regularizers.serialize(
+                self.activity_regularizer
+            ),
+        }
+
+    @classmethod
+    def argument_names(cls):
+        """Every constructor argument of the layer, its cell's included."""
+        own = [
+            name
+            for name in inspect.signature(MinRNNLayerBase.__init__).parameters
+            if name not in ("self", "kwargs")
+        ]
+        return own + [
+            name for name in cls.cell_class.argument_names() if name not in own
+        ]
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**checked_config(cls, config, cls.argument_names()))
+
+
+def _masked_outputs(mask, last_output, outputs, all_outputs, zero_for_mask):
+    """Keras's masking semantics for outputs, the same on both routes and
+    every backend: a masked step outputs zeros with `zero_output_for_mask`,
+    else repeats the previous output, and zeros before a row's first
+    unmasked step (the state there is still the initial one)."""
+    mask = ops.cast(mask, "bool")
+    keep = mask if zero_for_mask else ops.cumsum(ops.cast(mask, "int32"), 1) > 0
+    if all_outputs:
+        outputs = ops.where(keep[..., None], outputs, ops.zeros_like(outputs))
+    last_output = ops.where(
+        keep[:, -1:], last_output, ops.zeros_like(last_output)
+    )
+    return last_output, outputs
+
+
+def _cell_property(name):
+    return property(
+        lambda self: getattr(self.cell, name),
+        doc=f"The cell's `{name}` (read-only).",
+    )
