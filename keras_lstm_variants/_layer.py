@@ -19,6 +19,7 @@ from keras_lstm_variants._cell import _LAYER_CONFIG_KEYS
 from keras_lstm_variants._cell import LSTMCellBase
 from keras_lstm_variants._cell import VariantDefinitionError
 from keras_lstm_variants._cell import checked_config
+from keras_lstm_variants._cell import forwarded_signature
 from keras_lstm_variants._cell import serializable
 from keras_lstm_variants._keras_internal import backend_rnn
 from keras_lstm_variants._tensorflow import in_xla_context
@@ -109,6 +110,10 @@ class LSTMLayerBase(keras.layers.RNN):
         for name in cls.cell_class.argument_names():
             if not hasattr(cls, name):
                 setattr(cls, name, _cell_property(name))
+        cls.__signature__ = forwarded_signature(
+            [k for k in cls.__mro__ + cls.cell_class.__mro__
+             if issubclass(k, (LSTMLayerBase, LSTMCellBase))]
+        )
 
     def __init__(
         self,
