@@ -12,8 +12,8 @@ the float file's outputs and `model.predict`, and the file sizes.
 
     python examples/on_device.py --output on_device        # about 2 minutes
 
-TensorFlow backend only (the converter is TensorFlow's). Needs the
-`examples` and `export` extras and `tflite-micro`.
+TensorFlow backend only (the converter is TensorFlow's): the script
+selects it. Needs `pip install "keras-lstm-variants[tensorflow,export,examples]"`.
 """
 
 import argparse
@@ -23,9 +23,9 @@ import pathlib
 import sys
 import time
 
-os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 
+import _common  # noqa: E402
 import numpy as np  # noqa: E402
 
 # name -> (layer class, arguments); what the study of each variant needs.
@@ -145,23 +145,36 @@ def markdown(rows):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--output", default="on_device")
-    parser.add_argument("--epochs", type=int, default=20)
-    parser.add_argument("--units", type=int, default=32)
-    parser.add_argument("--seed", type=int, default=0)
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n")[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("--output", default="on_device",
+                        help="folder for results.json and results.md")
+    parser.add_argument("--epochs", type=int, default=20,
+                        help="training epochs of each model")
+    parser.add_argument("--units", type=int, default=32,
+                        help="units of each layer")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seed of the weights")
     parser.add_argument("--calibration", type=int, default=200,
                         help="training images that calibrate int8")
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS),
-                        choices=list(VARIANTS))
+                        choices=list(VARIANTS), metavar="VARIANT",
+                        help="any of: " + ", ".join(VARIANTS))
     parser.add_argument("--test-images", type=int, default=None,
-                        help="classify only the first N test images")
+                        help="classify only the first N test images "
+                        "(None: all 540)")
     args = parser.parse_args(argv)
-
+    _common.require("on_device.py", "tensorflow", "ai_edge_litert",
+                    "tflite_micro", "sklearn")
+    if "keras" not in sys.modules:  # the converter is TensorFlow's
+        os.environ["KERAS_BACKEND"] = "tensorflow"
     import keras
 
     if keras.backend.backend() != "tensorflow":
-        parser.error("the LiteRT converter needs KERAS_BACKEND=tensorflow")
+        parser.error("the LiteRT converter needs the TensorFlow backend; "
+                     f"Keras runs {keras.backend.backend()} here")
     from _common import load_digits
 
     x_train, y_train, x_test, y_test = load_digits()
