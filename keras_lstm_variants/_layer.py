@@ -194,6 +194,11 @@ class LSTMLayerBase(keras.layers.RNN):
         super().build(sequences_shape, initial_state_shape)
 
     def call(self, sequences, initial_state=None, mask=None, training=False):
+        if sequences.shape[1] == 0:
+            raise ValueError(
+                f"{type(self).__name__} expects at least one time step. "
+                f"Received: inputs.shape={tuple(sequences.shape)}."
+            )
         if mask is not None:
             self._check_mask(sequences, mask)
         if initial_state is not None:
