@@ -109,6 +109,10 @@ def test_readme_and_home_page_install_and_quickstart_agree():
         install = _section(text, "Install")
         assert "export KERAS_BACKEND=" in install, install
     assert "model.fit(" in readme and "load_model(" in readme
+    # Imported before Keras, the package names a missing backend (Keras
+    # alone says `No module named 'tensorflow'` from inside itself).
+    (first,) = code.findall(_section(readme, "Quickstart"))
+    assert first.startswith("import keras_lstm_variants")
 
 
 def test_readme_images_are_absolute_urls_of_the_docs_site():
