@@ -1,5 +1,6 @@
 # The two commands of the README: `make demo` and `make test`. Both create
-# .venv and install what they need on a machine with only Python, make, git.
+# .venv and install what they need on a machine with only Python, make, git:
+# the demo the package with JAX and matplotlib, the tests everything.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -23,11 +24,17 @@ $(BIN)/python:
 # gets from `pip install`. It is reinstalled whenever a source file changes.
 $(VENV)/.installed: $(BIN)/python $(SOURCES)
 	$(PIP) install --quiet $(CONSTRAINTS) \
-		".[test,demo,examples,docs,export,tensorflow,jax,torch]"
+		".[test,demo,examples,tfds,docs,export,tensorflow,jax,torch]"
 	$(PIP) install --quiet --no-deps --force-reinstall .
 	touch $@
 
 install: $(VENV)/.installed
+
+# What the demo needs, and no more: JAX and matplotlib.
+$(VENV)/.installed-demo: $(BIN)/python $(SOURCES)
+	$(PIP) install --quiet $(CONSTRAINTS) ".[demo,jax]"
+	$(PIP) install --quiet --no-deps --force-reinstall .
+	touch $@
 
 # The backends' sessions run TEST_JOBS at a time (CI has 2 cores; most of a
 # session is single-threaded Python and compilation), each one's output
@@ -50,10 +57,12 @@ $(BACKEND_TESTS): test-%: $(VENV)/.installed
 		exit $$status
 
 # The package as a user installs it: a wheel and an sdist that pass
-# `twine check --strict`; the wheel installed with the jax extra into a new
-# virtual environment (nothing of the repository on its path), where the
-# README's quickstart runs and its saved model reloads.
+# `twine check --strict`; the wheel installed with each backend's extra
+# alone into a new virtual environment (nothing of the repository on its
+# path), one after the other, where the README's quickstart runs and its
+# saved model reloads.
 DIST_VENV := build/dist-venv
+DIST_EXTRAS ?= tensorflow jax torch
 
 dist: $(VENV)/.installed
 	rm -rf dist
@@ -61,15 +70,19 @@ dist: $(VENV)/.installed
 	$(BIN)/python -m build --outdir dist . > build/dist.log \
 		|| (cat build/dist.log; exit 1)
 	$(BIN)/twine check --strict dist/*
+	tar -tzf dist/*.tar.gz | grep -q "/LICENSE$$"
 
 dist-check: dist
-	@echo "=== the built wheel in a new virtual environment"
-	rm -rf $(DIST_VENV)
-	$(PYTHON) -m venv $(DIST_VENV)
-	$(DIST_VENV)/bin/python -m pip install --quiet $(CONSTRAINTS) \
-		"$$(ls dist/*.whl)[jax]"
-	cd $(DIST_VENV) && KERAS_BACKEND=jax bin/python \
-		$(CURDIR)/scripts/run_readme_quickstart.py $(CURDIR)/README.md
+	@set -e; start=$$(date +%s); for extra in $(DIST_EXTRAS); do \
+		echo "=== the built wheel with [$$extra] alone, in a new virtual environment"; \
+		rm -rf $(DIST_VENV); \
+		$(PYTHON) -m venv $(DIST_VENV); \
+		$(DIST_VENV)/bin/python -m pip install --quiet $(CONSTRAINTS) \
+			"$$(ls dist/*.whl)[$$extra]"; \
+		(cd $(DIST_VENV) && KERAS_BACKEND=$$extra bin/python \
+			$(CURDIR)/scripts/run_readme_quickstart.py $(CURDIR)/README.md); \
+	done; rm -rf $(DIST_VENV); \
+	echo "=== dist-check: $(DIST_EXTRAS) in $$(( $$(date +%s) - start )) s"
 
 # The documentation site, into site/ (.readthedocs.yaml runs the same
 # command, with its own output folder). --strict: a broken link, a missing API
@@ -81,8 +94,8 @@ docs-serve: $(VENV)/.installed
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve
 
 # The adding problem, offline: trains the four layers and a SimpleRNN baseline.
-demo: $(VENV)/.installed
-	$(BIN)/python examples/adding_problem.py $(DEMO_ARGS)
+demo: $(VENV)/.installed-demo
+	$(BIN)/python examples/adding_problem.py --backend jax $(DEMO_ARGS)
 
 # Our layers against keras.layers.LSTM: train and inference step times at
 # three shapes, on each backend (see benchmarks/RESULTS.md). BENCH_ARGS adds

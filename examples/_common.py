@@ -1,16 +1,90 @@
-"""What the dataset examples share: options, loading with tfds, outputs."""
+"""What the examples share: options, backend, requirements, data, outputs."""
 
 import argparse
+import functools
+import importlib.util
 import json
 import os
 import pathlib
 import sys
 
 VARIANTS = ("LSTM", "PeepholeLSTM", "CoupledLSTM", "LayerNormLSTM")
+# Every layer of the package, then Greff et al.'s search-space names
+# (`keras_lstm_variants.search_space`): what `--variant` takes.
+LAYERS = VARIANTS + (
+    "NoInputGateLSTM", "NoForgetGateLSTM", "NoOutputGateLSTM",
+    "NoInputActivationLSTM", "NoOutputActivationLSTM",
+    "FullGateRecurrenceLSTM",
+)
+SEARCH_SPACE = ("V", "NIG", "NFG", "NOG", "NIAF", "NOAF", "NP", "CIFG", "FGR")
+ALL_VARIANTS = LAYERS + SEARCH_SPACE
+BACKENDS = ("jax", "tensorflow", "torch")  # in the order of the default
+# module -> (what pip installs, the package's extra that has it)
+PACKAGES = {
+    "tensorflow": ("tensorflow", "tensorflow"),
+    "tensorflow_datasets": ("tensorflow-datasets", "tfds"),
+    "sklearn": ("scikit-learn", "examples"),
+    "sktime": ("sktime", "examples"),
+    "mnist1d": ("mnist1d", "examples"),
+    "matplotlib": ("matplotlib", "examples"),
+    "statsmodels": ("statsmodels", "examples"),
+    "grain": ("grain", "examples"),
+    "ai_edge_litert": ("ai-edge-litert", "export"),
+    "tflite_micro": ("tflite-micro", "export"),
+    "jax": ("jax", "jax"),
+    "torch": ("torch", "torch"),
+}
 
 
 class DataUnavailable(SystemExit):
     """Raised (and exiting with status 2) when tfds cannot provide the data."""
+
+
+class MissingPackages(SystemExit):
+    """Raised (exiting with status 2), before any training, when a package
+    the example needs is not installed."""
+
+
+def installed(module):
+    """Whether `module` can be imported (without importing it)."""
+    if module in sys.modules:
+        return sys.modules[module] is not None
+    return importlib.util.find_spec(module) is not None
+
+
+def require(purpose, *modules):
+    """Exits with the pip command that installs what `purpose` needs, if a
+    module of `modules` is missing: before anything is trained."""
+    missing = [module for module in modules if not installed(module)]
+    if not missing:
+        return
+    names = " ".join(PACKAGES.get(m, (m, None))[0] for m in missing)
+    extras = sorted({PACKAGES[m][1] for m in missing if m in PACKAGES})
+    print(
+        f"{purpose} needs {', '.join(missing)}, not installed here. Install "
+        f"with `pip install {names}`"
+        + (f' (or `pip install "keras-lstm-variants[{",".join(extras)}]"`)'
+           if extras else "")
+        + ".",
+        file=sys.stderr,
+    )
+    raise MissingPackages(2)
+
+
+def default_backend():
+    """`KERAS_BACKEND` if set, else the first installed of `BACKENDS`."""
+    chosen = os.environ.get("KERAS_BACKEND")
+    if chosen:
+        return chosen
+    return next((b for b in BACKENDS if installed(b)), "tensorflow")
+
+
+def add_backend_option(p):
+    p.add_argument(
+        "--backend", default=default_backend(), choices=BACKENDS,
+        help="Keras backend: KERAS_BACKEND if set, else the first installed "
+        "of " + ", ".join(BACKENDS),
+    )
 
 
 def parser(description, default_output, **defaults):
@@ -18,24 +92,36 @@ def parser(description, default_output, **defaults):
         description=description,
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    p.add_argument("--variant", default="LSTM", choices=VARIANTS)
-    p.add_argument("--epochs", type=int, default=defaults.get("epochs", 5))
-    p.add_argument("--units", type=int, default=defaults.get("units", 64))
-    p.add_argument("--batch-size", type=int, default=defaults.get("batch_size", 64))
+    p.add_argument(
+        "--variant", default="LSTM", choices=ALL_VARIANTS, metavar="VARIANT",
+        help="a layer of keras_lstm_variants (" + ", ".join(LAYERS) + ") or "
+        "a name of Greff et al.'s search space (" + ", ".join(SEARCH_SPACE)
+        + ")",
+    )
+    p.add_argument("--epochs", type=int, default=defaults.get("epochs", 5),
+                   help="training epochs")
+    p.add_argument("--units", type=int, default=defaults.get("units", 64),
+                   help="units of the recurrent layer")
+    p.add_argument("--batch-size", type=int,
+                   default=defaults.get("batch_size", 64), help="batch size")
     p.add_argument(
         "--data-dir", type=pathlib.Path, default=None,
-        help="tensorflow_datasets data directory (default: ~/tensorflow_datasets)",
+        help="tensorflow_datasets data directory (None: "
+        "~/tensorflow_datasets)",
     )
-    p.add_argument("--output", type=pathlib.Path, default=pathlib.Path(default_output))
-    p.add_argument(
-        "--backend", default=os.environ.get("KERAS_BACKEND", "tensorflow"),
-        choices=("tensorflow", "jax", "torch"),
-    )
-    p.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2))
+    p.add_argument("--output", type=pathlib.Path,
+                   default=pathlib.Path(default_output),
+                   help="folder for the model, history and plot")
+    add_backend_option(p)
+    p.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2),
+                   help="Keras fit verbosity")
     return p
 
 
 def use_backend(args):
+    """Selects `args.backend` before Keras is imported; exits with what to
+    install if that backend is not installed."""
+    require(f"--backend {args.backend}", args.backend)
     os.environ["KERAS_BACKEND"] = args.backend  # before Keras is imported
 
 
@@ -77,33 +163,53 @@ def load_digits():
 
 
 def layer_class(name):
+    """What builds the layer `name` (one of `ALL_VARIANTS`) from `units`
+    and its arguments: the class, or for a search-space name its layer with
+    the arguments that define it (CIFG: `use_peepholes=True`)."""
     import keras_lstm_variants as klv
 
+    if name in SEARCH_SPACE:
+        return functools.partial(klv.search_space.layer, name)
     return getattr(klv, name)
 
 
-def fit_and_save(model, train, test, args):
-    """Fits on `train` (batched, already shuffled), validating on `test`
+def fit_and_save(model, train, test, args, **fit_options):
+    """Fits on `train` (a batched, already shuffled dataset, or arrays
+    `(x, y)` with `fit_options` such as `batch_size`), validating on `test`
     after every epoch, writes the outputs and returns the test accuracy."""
+    x, y = train if isinstance(train, tuple) else (train, None)
+    options = {"shuffle": False, **fit_options}
     history = model.fit(
-        train, validation_data=test, epochs=args.epochs, shuffle=False,
-        verbose=args.verbose,
+        x, y, validation_data=test, epochs=args.epochs,
+        verbose=args.verbose, **options,
     )
     save_outputs(model, history, args.output)
     return history.history["val_accuracy"][-1]
 
 
+def can_plot(path):
+    """Whether matplotlib is there to draw `path`; says so if it is not."""
+    if installed("matplotlib"):
+        return True
+    print(f"matplotlib is not installed: {path} not drawn "
+          "(`pip install matplotlib`).")
+    return False
+
+
 def save_outputs(model, history, output, metric="accuracy"):
-    """Writes model.keras, history.json and training.png into `output`."""
+    """Writes model.keras, history.json and training.png (with matplotlib)
+    into `output`."""
+    output.mkdir(parents=True, exist_ok=True)
+    model.save(output / "model.keras")
+    values = {k: [float(v) for v in vs] for k, vs in history.history.items()}
+    (output / "history.json").write_text(json.dumps(values, indent=2) + "\n")
+    if not can_plot(output / "training.png"):
+        return
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    output.mkdir(parents=True, exist_ok=True)
-    model.save(output / "model.keras")
-    values = {k: [float(v) for v in vs] for k, vs in history.history.items()}
-    (output / "history.json").write_text(json.dumps(values, indent=2) + "\n")
     figure, axes = plt.subplots(1, 2, figsize=(9, 3.5), dpi=110)
     epochs = range(1, len(values["loss"]) + 1)
     for ax, key in zip(axes, ("loss", metric)):
@@ -122,28 +228,4 @@ def save_outputs(model, history, output, metric="accuracy"):
 def all_variants():
     """The name of every layer of the package, for `--variant`: the four
     layers, then Greff et al.'s search-space variants."""
-    return VARIANTS + (
-        "NoInputGateLSTM", "NoForgetGateLSTM", "NoOutputGateLSTM",
-        "NoInputActivationLSTM", "NoOutputActivationLSTM",
-        "FullGateRecurrenceLSTM",
-    )
-
-
-def require(script, backend, modules, extra="examples"):
-    """Exits with status 2 and an install command when a module the script
-    needs (or the Keras backend) is missing: checked before any training."""
-    import importlib.util
-
-    backend_module = {"tensorflow": "tensorflow", "jax": "jax",
-                      "torch": "torch"}[backend]
-    missing = [name for name in (backend_module, *modules)
-               if importlib.util.find_spec(name) is None]
-    if missing:
-        packages = " ".join(
-            {"sklearn": "scikit-learn"}.get(name, name) for name in missing
-        )
-        print(f"{script} needs {', '.join(missing)}, not installed here. "
-              f"Install them with `pip install \"keras-lstm-variants"
-              f"[{extra},{backend}]\"` (or `pip install {packages}`).",
-              file=sys.stderr)
-        raise SystemExit(2)
+    return LAYERS

@@ -22,10 +22,11 @@ runs it with the defaults. Everything is generated: no download.
 
 import argparse
 import json
-import os
 import pathlib
 import sys
 import time
+
+import _common
 
 BASELINE_MSE = 1.0 / 6.0  # variance of the sum of two U(0, 1) values
 VARIANTS = ("LSTM", "PeepholeLSTM", "CoupledLSTM", "LayerNormLSTM", "SimpleRNN")
@@ -39,20 +40,18 @@ def parse_args(argv=None):
     parser.add_argument("--length", type=int, default=100, help="sequence length T")
     parser.add_argument("--steps", type=int, default=3000, help="training steps per model")
     parser.add_argument("--units", type=int, default=32, help="units of each recurrent layer")
-    parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--learning-rate", type=float, default=3e-3)
+    parser.add_argument("--batch-size", type=int, default=64, help="sequences per training step")
+    parser.add_argument("--learning-rate", type=float, default=3e-3, help="Adam's learning rate")
     parser.add_argument("--evaluations", type=int, default=15, help="points on the learning curve")
-    parser.add_argument("--test-size", type=int, default=2000)
+    parser.add_argument("--test-size", type=int, default=2000, help="test sequences")
     parser.add_argument(
         "--variants", nargs="+", default=list(VARIANTS), choices=VARIANTS,
         metavar="NAME", help=f"models to train, among {', '.join(VARIANTS)}",
     )
-    parser.add_argument(
-        "--backend", default=os.environ.get("KERAS_BACKEND", "jax"),
-        choices=("jax", "tensorflow", "torch"), help="Keras backend",
-    )
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--output", type=pathlib.Path, default=pathlib.Path("demo_output"))
+    _common.add_backend_option(parser)
+    parser.add_argument("--seed", type=int, default=0, help="seed of the data and the weights")
+    parser.add_argument("--output", type=pathlib.Path, default=pathlib.Path("demo_output"),
+                        help="folder for results.json, the plot and the best model")
     parser.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2), help="Keras fit verbosity")
     args = parser.parse_args(argv)
     for name in ("length", "steps", "units", "batch_size", "evaluations", "test_size"):
@@ -143,6 +142,9 @@ def train(name, args, test_set):
 
 
 def plot(results, path):
+    """Draws the learning curves into `path`; False without matplotlib."""
+    if not _common.can_plot(path):
+        return False
     import matplotlib
 
     matplotlib.use("Agg")
@@ -163,6 +165,7 @@ def plot(results, path):
     figure.tight_layout()
     figure.savefig(path)
     plt.close(figure)
+    return True
 
 
 def table(results):
@@ -177,7 +180,7 @@ def table(results):
 
 def main(argv=None):
     args = parse_args(argv)
-    os.environ["KERAS_BACKEND"] = args.backend  # before Keras is imported
+    _common.use_backend(args)  # before Keras is imported
     import keras
     import numpy as np
 
@@ -196,7 +199,7 @@ def main(argv=None):
             best = (result, model)
 
     (args.output / "results.json").write_text(json.dumps(results, indent=2) + "\n")
-    plot(results, args.output / "learning_curves.png")
+    drawn = plot(results, args.output / "learning_curves.png")
 
     result, model = best
     path = args.output / "best_model.keras"
@@ -214,7 +217,8 @@ def main(argv=None):
     print(table(results))
     print(f"\nBest: {result['model']}, saved to {path} and reloaded: "
           f"predictions identical (max abs difference {difference:.1e}).")
-    print(f"Wrote {args.output / 'results.json'} and {args.output / 'learning_curves.png'}.")
+    print(f"Wrote {args.output / 'results.json'}"
+          + (f" and {args.output / 'learning_curves.png'}." if drawn else "."))
     return 0
 
 

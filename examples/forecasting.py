@@ -76,8 +76,7 @@ def parse_args(argv=None):
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--learning-rate", type=float, default=3e-3)
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
-    p.add_argument("--backend", default=os.environ.get("KERAS_BACKEND", "jax"),
-                   choices=("jax", "tensorflow", "torch"))
+    _common.add_backend_option(p)
     p.add_argument("--output", type=pathlib.Path,
                    default=pathlib.Path("forecasting_output"))
     p.add_argument("--quick", action="store_true",
@@ -307,7 +306,7 @@ def plot(months, series, origins, horizon, forecasts, by_horizon, path):
 def main(argv=None):
     args = parse_args(argv)
     _common.require("forecasting.py", args.backend,
-                    ("statsmodels", "matplotlib", "grain"))
+                    "statsmodels", "matplotlib", "grain")
     os.environ["KERAS_BACKEND"] = args.backend  # before Keras is imported
     import inspect
 

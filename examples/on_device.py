@@ -12,8 +12,8 @@ the float file's outputs and `model.predict`, and the file sizes.
 
     python examples/on_device.py --output on_device        # about 2 minutes
 
-TensorFlow backend only (the converter is TensorFlow's). Needs the
-`examples` and `export` extras and `tflite-micro`.
+TensorFlow backend only (the converter is TensorFlow's): the script
+selects it. Needs `pip install "keras-lstm-variants[tensorflow,export,examples]"`.
 """
 
 import argparse
@@ -23,9 +23,9 @@ import pathlib
 import sys
 import time
 
-os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 
+import _common  # noqa: E402
 import numpy as np  # noqa: E402
 
 # name -> (layer class, arguments); what the study of each variant needs.
@@ -62,58 +62,6 @@ def micro_supported(name):
     return name in ("LSTM", "CoupledLSTM") and not arguments
 
 
-def run_litert(flatbuffer, images):
-    """Class scores of each image (batch 1) in LiteRT's interpreter."""
-    from ai_edge_litert.interpreter import Interpreter
-
-    interpreter = Interpreter(model_content=flatbuffer, num_threads=1)
-    interpreter.allocate_tensors()
-    (given,) = interpreter.get_input_details()
-    (taken,) = interpreter.get_output_details()
-    scores = []
-    for image in images:
-        # The fused op keeps h and c in variable tensors between
-        # invocations: each image is a new sequence.
-        interpreter.reset_all_variables()
-        interpreter.set_tensor(given["index"], _to_input(image, given))
-        interpreter.invoke()
-        scores.append(_from_output(interpreter.get_tensor(taken["index"]), taken))
-    return np.concatenate(scores)
-
-
-def run_micro(flatbuffer, images):
-    """Class scores of each image in tflite-micro's interpreter."""
-    from ai_edge_litert.interpreter import Interpreter
-    from tflite_micro.python.tflite_micro import runtime
-
-    details = Interpreter(model_content=flatbuffer)
-    (given,) = details.get_input_details()
-    (taken,) = details.get_output_details()
-    interpreter = runtime.Interpreter.from_bytes(flatbuffer)
-    scores = []
-    for image in images:
-        interpreter.reset()  # a new sequence, as in run_litert
-        interpreter.set_input(_to_input(image, given), 0)
-        interpreter.invoke()
-        scores.append(_from_output(interpreter.get_output(0), taken))
-    return np.concatenate(scores)
-
-
-def _to_input(image, detail):
-    x = image[None].astype("float32")
-    if detail["dtype"] == np.int8:
-        scale, zero = detail["quantization"]
-        x = np.clip(np.round(x / scale + zero), -128, 127).astype(np.int8)
-    return x
-
-
-def _from_output(y, detail):
-    if detail["dtype"] == np.int8:
-        scale, zero = detail["quantization"]
-        return (y.astype("float32") - zero) * scale
-    return y
-
-
 def study(name, data, epochs, units, seed, calibration):
     import keras
 
@@ -148,7 +96,9 @@ def study(name, data, epochs, units, seed, calibration):
     }
     for kind, flatbuffer in files.items():
         row[f"{kind}_bytes"] = len(flatbuffer)
-        scores = run_litert(flatbuffer, x_test)
+        # Each image a new sequence (zero state); int8 files quantize the
+        # inputs and dequantize the outputs with their own scales.
+        scores = litert.run(flatbuffer, x_test)
         row[f"litert_{kind}_accuracy"] = _accuracy(scores, y_test)
         if kind == "float32":
             row["float32_max_abs_diff"] = float(np.abs(scores - expected).max())
@@ -157,7 +107,7 @@ def study(name, data, epochs, units, seed, calibration):
                 np.mean(scores.argmax(-1) == expected.argmax(-1))
             )
         if micro_supported(name):
-            micro = run_micro(flatbuffer, x_test)
+            micro = litert.run(flatbuffer, x_test, runtime="micro")
             row[f"micro_{kind}_accuracy"] = _accuracy(micro, y_test)
             row[f"micro_{kind}_max_abs_diff_to_litert"] = float(
                 np.abs(micro - scores).max()
@@ -195,23 +145,36 @@ def markdown(rows):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--output", default="on_device")
-    parser.add_argument("--epochs", type=int, default=20)
-    parser.add_argument("--units", type=int, default=32)
-    parser.add_argument("--seed", type=int, default=0)
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n")[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("--output", default="on_device",
+                        help="folder for results.json and results.md")
+    parser.add_argument("--epochs", type=int, default=20,
+                        help="training epochs of each model")
+    parser.add_argument("--units", type=int, default=32,
+                        help="units of each layer")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seed of the weights")
     parser.add_argument("--calibration", type=int, default=200,
                         help="training images that calibrate int8")
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS),
-                        choices=list(VARIANTS))
+                        choices=list(VARIANTS), metavar="VARIANT",
+                        help="any of: " + ", ".join(VARIANTS))
     parser.add_argument("--test-images", type=int, default=None,
-                        help="classify only the first N test images")
+                        help="classify only the first N test images "
+                        "(None: all 540)")
     args = parser.parse_args(argv)
-
+    _common.require("on_device.py", "tensorflow", "ai_edge_litert",
+                    "tflite_micro", "sklearn")
+    if "keras" not in sys.modules:  # the converter is TensorFlow's
+        os.environ["KERAS_BACKEND"] = "tensorflow"
     import keras
 
     if keras.backend.backend() != "tensorflow":
-        parser.error("the LiteRT converter needs KERAS_BACKEND=tensorflow")
+        parser.error("the LiteRT converter needs the TensorFlow backend; "
+                     f"Keras runs {keras.backend.backend()} here")
     from _common import load_digits
 
     x_train, y_train, x_test, y_test = load_digits()

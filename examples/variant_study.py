@@ -59,6 +59,19 @@ VARIANTS = {
     "MinLSTM": ("MinLSTM", {}),
     "MinGRU": ("MinGRU", {}),
 }
+# Other names a reader may use for a variant: the class, the search-space
+# name.
+ALIASES = {
+    "LSTM": "LSTM (NP)", "NP": "LSTM (NP)",
+    "PeepholeLSTM": "PeepholeLSTM (V)", "V": "PeepholeLSTM (V)",
+    "CIFG": "CoupledLSTM+peepholes (CIFG)",
+    "NoInputGateLSTM": "NIG", "NoForgetGateLSTM": "NFG",
+    "NoOutputGateLSTM": "NOG", "NoInputActivationLSTM": "NIAF",
+    "NoOutputActivationLSTM": "NOAF", "FullGateRecurrenceLSTM": "FGR",
+}
+# The packages each task's data comes from (module names).
+TASK_MODULES = {"digits": "sklearn", "japanese_vowels": "sktime",
+                "mnist1d": "mnist1d"}
 # Epochs per task: the same for every variant (the budget).
 EPOCHS = {"digits": 30, "japanese_vowels": 40, "mnist1d": 30}
 # Published test accuracies on the same data, for comparison.
@@ -68,21 +81,35 @@ PUBLISHED = {
 }
 
 
+def variant_name(name):
+    """The display name of `name`, which may be an alias (`ALIASES`)."""
+    return ALIASES.get(name, name)
+
+
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--backend", default=os.environ.get("KERAS_BACKEND", "jax"))
-    p.add_argument("--tasks", nargs="+", default=list(TASKS), choices=TASKS)
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    _common.add_backend_option(p)
+    p.add_argument("--tasks", nargs="+", default=list(TASKS), choices=TASKS,
+                   help="data sets")
     p.add_argument("--variants", nargs="+", default=list(VARIANTS),
-                   choices=list(VARIANTS), metavar="VARIANT",
-                   help="any of: " + ", ".join(VARIANTS))
-    p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
-    p.add_argument("--units", type=int, default=32)
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--learning-rate", type=float, default=3e-3)
+                   type=variant_name, choices=list(VARIANTS),
+                   metavar="VARIANT",
+                   help="any of: " + ", ".join(VARIANTS) + "; or "
+                   + ", ".join(ALIASES))
+    p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2],
+                   help="one run per seed and variant")
+    p.add_argument("--units", type=int, default=32, help="units of each layer")
+    p.add_argument("--batch-size", type=int, default=32, help="batch size")
+    p.add_argument("--learning-rate", type=float, default=3e-3,
+                   help="Adam's learning rate")
     p.add_argument("--epochs", type=int, default=None,
-                   help="the same for every task (default: per task, "
+                   help="the same for every task (None: per task, "
                    + ", ".join(f"{t} {e}" for t, e in EPOCHS.items()) + ")")
-    p.add_argument("--output", default="study_output")
+    p.add_argument("--output", default="study_output",
+                   help="folder for results.json, results.md, results.png")
     p.add_argument("--quick", action="store_true",
                    help="one epoch on 64 training sequences, one seed")
     p.add_argument("--dtw-baseline", action="store_true",
@@ -204,6 +231,8 @@ def summary(runs, tasks, variants):
 
 
 def plot(runs, tasks, variants, path):
+    if not _common.can_plot(path):
+        return
     import matplotlib
 
     matplotlib.use("Agg")
@@ -261,6 +290,11 @@ def dtw_nearest_neighbour_accuracy(x_train, y_train, x_test, y_test):
 
 def main(argv=None):
     args = parse_args(argv)
+    if not args.combine:  # the data of every task, before any training
+        _common.require(
+            "--tasks " + " ".join(args.tasks),
+            *dict.fromkeys(TASK_MODULES[t] for t in args.tasks),
+        )
     if args.dtw_baseline:
         output = pathlib.Path(args.output)
         output.mkdir(parents=True, exist_ok=True)
@@ -273,7 +307,7 @@ def main(argv=None):
             print(f"{task:16s} 1-NN DTW test accuracy {baseline[task]:.4f}")
         (output / "dtw_baseline.json").write_text(json.dumps(baseline) + "\n")
         return baseline
-    os.environ["KERAS_BACKEND"] = args.backend
+    _common.use_backend(args)
     import keras
 
     import keras_lstm_variants as klv

@@ -4,10 +4,15 @@ Every class here is registered for serialisation under the package name
 `keras_lstm_variants`: import the package before `keras.saving.load_model`.
 `LSTMCellBase` and `LSTMLayerBase` are the public bases of a new variant;
 `search_space` builds Greff et al.'s variants by name; `litert` converts
-a model to LiteRT's fused LSTM op (float or int8) for devices.
+a model to LiteRT's fused LSTM op (float or int8) for devices and runs
+it there; `migrate` brings models from TensorFlow Addons, `tf.compat.v1`
+and PyTorch.
 """
 
+# First: a Keras backend that is not installed is named, with what to do.
+from keras_lstm_variants import _backend_check  # noqa: F401
 from keras_lstm_variants import litert
+from keras_lstm_variants import migrate
 from keras_lstm_variants import search_space
 from keras_lstm_variants._cell import LSTMCellBase
 from keras_lstm_variants._cell import StandardLSTMForm
@@ -67,6 +72,7 @@ __all__ = [
     "MinGRUCell",
     "search_space",
     "litert",
+    "migrate",
     "LSTMCellBase",
     "LSTMLayerBase",
     "VariantDefinitionError",

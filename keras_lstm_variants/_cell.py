@@ -143,6 +143,40 @@ def initializer_if(used, identifier):
         random.setstate(state)
 
 
+def forwarded_signature(classes):
+    """The call signature of the first of `classes`, with every argument that
+    its `**kwargs` forwards to the next one's `__init__`, and so on.
+
+    The constructors here take their bases' arguments through `**kwargs`,
+    which `help()`, `inspect.signature` and editors show as just that; set
+    as the class's `__signature__`, this lists them all: the first
+    `__init__`'s own as it has them, those it forwards as keyword-only, with
+    their defaults, then `**kwargs` (`name`, `dtype`, ... of `keras.Layer`).
+    """
+    parameters, seen = [], {"self"}
+    own = True
+    for klass in classes:
+        if "__init__" not in vars(klass):
+            continue
+        forwards = False
+        for parameter in inspect.signature(klass.__init__).parameters.values():
+            if parameter.kind is parameter.VAR_KEYWORD:
+                forwards = True
+            elif parameter.name not in seen and (
+                parameter.kind is not parameter.VAR_POSITIONAL
+            ):
+                seen.add(parameter.name)
+                parameters.append(
+                    parameter if own
+                    else parameter.replace(kind=parameter.KEYWORD_ONLY)
+                )
+        own = False
+        if not forwards:
+            return inspect.Signature(parameters)
+    kwargs = inspect.Parameter("kwargs", inspect.Parameter.VAR_KEYWORD)
+    return inspect.Signature(parameters + [kwargs])
+
+
 def _zoneout(keep, previous, new):
     """`keep * previous + (1 - keep) * new`: exactly `previous` or `new` for
     a 0/1 draw (training), the expectation for a rate (inference)."""
@@ -256,6 +290,12 @@ class LSTMCellBase(keras.Layer, DropoutRNNCell):
     """
 
     gates = None
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        cls.__signature__ = forwarded_signature(
+            [k for k in cls.__mro__ if issubclass(k, LSTMCellBase)]
+        )
 
     def __init__(
         self,

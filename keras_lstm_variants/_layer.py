@@ -19,6 +19,7 @@ from keras_lstm_variants._cell import _LAYER_CONFIG_KEYS
 from keras_lstm_variants._cell import LSTMCellBase
 from keras_lstm_variants._cell import VariantDefinitionError
 from keras_lstm_variants._cell import checked_config
+from keras_lstm_variants._cell import forwarded_signature
 from keras_lstm_variants._cell import serializable
 from keras_lstm_variants._fused import cudnn_problem
 from keras_lstm_variants._fused import fused_loop
@@ -114,6 +115,10 @@ class LSTMLayerBase(keras.layers.RNN):
         for name in cls.cell_class.argument_names():
             if not hasattr(cls, name):
                 setattr(cls, name, _cell_property(name))
+        cls.__signature__ = forwarded_signature(
+            [k for k in cls.__mro__ + cls.cell_class.__mro__
+             if issubclass(k, (LSTMLayerBase, LSTMCellBase))]
+        )
 
     def __init__(
         self,
@@ -188,6 +193,11 @@ class LSTMLayerBase(keras.layers.RNN):
             self.supports_jit = False
 
     def call(self, sequences, initial_state=None, mask=None, training=False):
+        if sequences.shape[1] == 0:
+            raise ValueError(
+                f"{type(self).__name__} expects at least one time step. "
+                f"Received: inputs.shape={tuple(sequences.shape)}."
+            )
         if mask is not None:
             self._check_mask(sequences, mask)
         if initial_state is not None:

@@ -226,4 +226,166 @@ def _traced_call(layer, sequences, initial_state, mask, records, unsupported):
     return None
 
 
-__all__ = ["convert", "fused_weights", "unsupported_reason"]
+__all__ = ["convert", "fused_weights", "run", "unsupported_reason"]
+
+# --- Running a converted file, as a device does ----------------------------
+
+RUNTIMES = ("litert", "micro")
+
+
+def run(flatbuffer, inputs, runtime="litert"):
+    """Runs a `.tflite` file on float inputs, as a device would.
+
+    Each batch of the file's fixed batch size starts from a zero state (the
+    fused op keeps `h` and `c` between invocations: `run` resets them). A
+    full-integer int8 file's inputs are quantized, and its outputs
+    dequantized, with the scale and zero point that the file itself holds,
+    so that the result compares with `model.predict` directly.
+
+    Args:
+        flatbuffer: The file, as `convert` returns it (bytes) or a path.
+        inputs: A float array `(samples, *input_shape)`, or a list of them,
+            one per input of the file (in the file's order). `samples` is a
+            multiple of the file's batch size (`convert`'s `batch_size`).
+        runtime: `"litert"`, LiteRT's interpreter (`ai-edge-litert`), or
+            `"micro"`, the microcontroller interpreter of `tflite-micro`,
+            whose LSTM kernel runs `LSTM` and `CoupledLSTM` without
+            peepholes or projection. Both are in the `export` extra.
+
+    Returns:
+        The outputs as float32, `(samples, *output_shape)`: one array, or a
+        list of them for a file with several outputs.
+    """
+    if runtime not in RUNTIMES:
+        raise ValueError(
+            f"Argument `runtime` must be one of {RUNTIMES}. "
+            f"Received: runtime={runtime!r}."
+        )
+    flatbuffer = _flatbuffer_bytes(flatbuffer)
+    Interpreter = _runtime_module("ai_edge_litert.interpreter").Interpreter
+    interpreter = Interpreter(model_content=flatbuffer, num_threads=1)
+    interpreter.allocate_tensors()
+    given = interpreter.get_input_details()
+    taken = interpreter.get_output_details()
+    arrays = _checked_inputs(inputs, given)
+    batch = int(given[0]["shape"][0])
+    if runtime == "micro":
+        reason = _micro_unsupported(interpreter)
+        if reason:
+            raise ValueError(
+                f"tflite-micro's LSTM kernel cannot run this file: {reason}. "
+                "Run it with runtime='litert'. Received: runtime='micro'."
+            )
+        micro = _runtime_module("tflite_micro.python.tflite_micro.runtime")
+        interpreter = micro.Interpreter.from_bytes(flatbuffer)
+    outputs = [[] for _ in taken]
+    for start in range(0, len(arrays[0]), batch):
+        if runtime == "micro":
+            interpreter.reset()
+        else:
+            interpreter.reset_all_variables()
+        for index, (array, detail) in enumerate(zip(arrays, given)):
+            x = _quantize(array[start:start + batch], detail)
+            if runtime == "micro":
+                interpreter.set_input(x, index)
+            else:
+                interpreter.set_tensor(detail["index"], x)
+        interpreter.invoke()
+        for index, detail in enumerate(taken):
+            y = (
+                interpreter.get_output(index)
+                if runtime == "micro"
+                else interpreter.get_tensor(detail["index"])
+            )
+            outputs[index].append(_dequantize(np.array(y), detail))
+    results = [np.concatenate(parts) for parts in outputs]
+    return results[0] if len(results) == 1 else results
+
+
+def _micro_unsupported(interpreter):
+    """Why tflite-micro cannot run a file: its LSTM kernel has no peephole
+    operands (9-11 of the fused op) and no projection (16-17)."""
+    for op in interpreter._get_ops_details():
+        if op["op_name"] != "UNIDIRECTIONAL_SEQUENCE_LSTM":
+            continue
+        operands = [int(i) for i in op["inputs"]]
+        if any(i >= 0 for i in operands[9:12]):
+            return "a fused LSTM op has peepholes"
+        if any(i >= 0 for i in operands[16:18]):
+            return "a fused LSTM op has a projection"
+    return None
+
+
+def _runtime_module(name):
+    import importlib
+
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as error:
+        raise ModuleNotFoundError(
+            f"litert.run needs {name.split('.')[0]!r}, which is not "
+            'installed: pip install "keras-lstm-variants[export]".',
+            name=error.name,
+        ) from error
+
+
+def _flatbuffer_bytes(flatbuffer):
+    import os
+
+    if isinstance(flatbuffer, (bytes, bytearray)):
+        return bytes(flatbuffer)
+    if isinstance(flatbuffer, (str, os.PathLike)):
+        if not os.path.isfile(flatbuffer):
+            raise ValueError(
+                "Argument `flatbuffer` is neither bytes nor an existing "
+                f"file. Received: flatbuffer={flatbuffer!r}."
+            )
+        with open(flatbuffer, "rb") as file:
+            return file.read()
+    raise ValueError(
+        "Argument `flatbuffer` must be the bytes that `convert` returns or "
+        f"a path to a .tflite file. Received: flatbuffer of type "
+        f"{type(flatbuffer).__name__}."
+    )
+
+
+def _checked_inputs(inputs, details):
+    arrays = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
+    if len(arrays) != len(details):
+        raise ValueError(
+            f"The file has {len(details)} input(s), and `inputs` must hold "
+            f"one array for each. Received: {len(arrays)} array(s)."
+        )
+    arrays = [np.asarray(a, dtype="float32") for a in arrays]
+    batch = int(details[0]["shape"][0])
+    for index, (array, detail) in enumerate(zip(arrays, details)):
+        expected = tuple(int(d) for d in detail["shape"][1:])
+        if array.ndim == 0 or array.shape[1:] != expected:
+            raise ValueError(
+                f"Input {index} of the file takes samples of shape {expected} "
+                "(after a leading axis of samples). Received: "
+                f"inputs[{index}].shape={array.shape}."
+            )
+        if len(array) != len(arrays[0]) or len(array) % batch:
+            raise ValueError(
+                f"The file runs batches of {batch} samples: each input's "
+                f"number of samples must be the same multiple of {batch}. "
+                f"Received: inputs[{index}].shape={array.shape}."
+            )
+    return arrays
+
+
+def _quantize(x, detail):
+    if detail["dtype"] == np.float32:
+        return x
+    scale, zero = detail["quantization"]
+    info = np.iinfo(detail["dtype"])
+    q = np.round(x / scale + zero)
+    return np.clip(q, info.min, info.max).astype(detail["dtype"])
+
+
+def _dequantize(y, detail):
+    if detail["dtype"] == np.float32:
+        return y
+    scale, zero = detail["quantization"]
+    return ((y.astype("float32") - zero) * scale).astype("float32")

@@ -39,3 +39,24 @@ def test_tiny_run_writes_results_plot_and_model(tmp_path, capsys):
     model = keras.saving.load_model(tmp_path / "best_model.keras")
     assert model.name == best["model"]
     assert "| model | test MSE |" in capsys.readouterr().out
+
+
+def test_without_matplotlib_the_plot_is_skipped_not_the_model(
+    tmp_path, capsys, monkeypatch
+):
+    # matplotlib is the demo's only optional package: without it the demo
+    # says so and still writes, reloads and checks the model.
+    import sys
+
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    code = load_example("adding_problem").main([
+        "--length", "6", "--steps", "2", "--evaluations", "1", "--units", "2",
+        "--batch-size", "4", "--test-size", "8", "--verbose", "0",
+        "--variants", "LSTM", "--backend", keras.backend.backend(),
+        "--output", str(tmp_path),
+    ])
+    assert code == 0
+    assert "matplotlib is not installed" in capsys.readouterr().out
+    assert not (tmp_path / "learning_curves.png").exists()
+    assert json.loads((tmp_path / "results.json").read_text())[0]["model"] == "LSTM"
+    assert keras.saving.load_model(tmp_path / "best_model.keras").name == "LSTM"

@@ -86,3 +86,37 @@ def test_read_the_docs_builds_the_site_as_make_docs_does():
     commands = config["build"]["commands"]
     assert commands[0] == 'python -m pip install ".[docs]"'
     assert commands[1:] == [make_docs + ' --site-dir "$READTHEDOCS_OUTPUT/html"']
+
+
+README = DOCS.parent / "README.md"
+SITE = "https://keras-lstm-variants.readthedocs.io/en/latest/"
+
+
+def _section(text, title):
+    return text.split(f"## {title}\n", 1)[1].split("\n## ", 1)[0]
+
+
+def test_readme_and_home_page_install_and_quickstart_agree():
+    # The README is also the package index's page; the home page runs its
+    # Quickstart in this suite (`make dist-check` runs the README's in a
+    # new environment per backend). Both say how to select the backend.
+    readme, home = README.read_text(), (DOCS / "index.md").read_text()
+    code = re.compile(r"```python\n(.*?)```", re.DOTALL)
+    assert code.findall(_section(readme, "Quickstart")) == code.findall(
+        _section(home, "Quickstart")
+    )
+    for text in (readme, home):
+        install = _section(text, "Install")
+        assert "export KERAS_BACKEND=" in install, install
+    assert "model.fit(" in readme and "load_model(" in readme
+    # Imported before Keras, the package names a missing backend (Keras
+    # alone says `No module named 'tensorflow'` from inside itself).
+    (first,) = code.findall(_section(readme, "Quickstart"))
+    assert first.startswith("import keras_lstm_variants")
+
+
+def test_readme_images_are_absolute_urls_of_the_docs_site():
+    # A package index shows the README without the repository's files.
+    for target in re.findall(r"!\[[^\]]*\]\(([^)]+)\)", README.read_text()):
+        assert target.startswith(SITE), target
+        assert (DOCS / target[len(SITE):]).is_file(), target

@@ -1,6 +1,10 @@
-"""The dataset examples end to end on tfds mock data (the real loading code)."""
+"""The dataset examples end to end on tfds mock data (the real loading
+code), and what a new user meets first: --help, wrong names, missing
+packages."""
 
 import json
+import re
+import sys
 
 import keras
 import numpy as np
@@ -36,21 +40,113 @@ def test_imdb_on_mock_data(tmp_path, variant):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(
-    "dataset, options, steps",
-    [("mnist", [], 28), ("digits", ["--pixels", "--permute"], 64)],
-)
-def test_handwriting(tmp_path, dataset, options, steps):
-    # MNIST through tfds (mock data: the real loading code); scikit-learn's
-    # digits offline, the real data.
+def test_handwriting_mnist(tmp_path):
+    # MNIST through tfds (mock data: the real loading code).
     with tfds.testing.mock_data(num_examples=8):
-        code = load_example("handwriting").main(COMMON + options + [
-            "--variant", "CoupledLSTM", "--dataset", dataset,
+        code = load_example("handwriting").main(COMMON + [
+            "--variant", "CoupledLSTM", "--dataset", "mnist",
             "--backend", keras.backend.backend(), "--output", str(tmp_path),
         ])
     assert code == 0
     model = _check_outputs(tmp_path)
-    assert model.input_shape[1] == steps and model.output_shape == (None, 10)
+    assert model.input_shape[1] == 28 and model.output_shape == (None, 10)
+
+
+@pytest.mark.slow
+def test_handwriting_digits_needs_neither_tfds_nor_tensorflow(
+    tmp_path, monkeypatch
+):
+    # scikit-learn's digits offline, the real data, as arrays: with
+    # tensorflow_datasets (and, off TensorFlow, TensorFlow) not importable.
+    # A search-space name is a variant too (CIFG: CoupledLSTM with
+    # peepholes).
+    monkeypatch.setitem(sys.modules, "tensorflow_datasets", None)
+    if keras.backend.backend() != "tensorflow":
+        monkeypatch.setitem(sys.modules, "tensorflow", None)
+    code = load_example("handwriting").main(COMMON + [
+        "--pixels", "--permute", "--variant", "CIFG", "--dataset", "digits",
+        "--batch-size", "128", "--backend", keras.backend.backend(), "--output", str(tmp_path),
+    ])
+    assert code == 0
+    model = _check_outputs(tmp_path)
+    assert model.input_shape[1] == 64 and model.output_shape == (None, 10)
+    assert model.layers[0].use_peepholes
+
+
+SCRIPTS = ["adding_problem", "handwriting", "imdb_sentiment", "variant_study",
+           "on_device"]
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_help_describes_every_option_once(script, capsys, monkeypatch):
+    monkeypatch.delenv("KERAS_BACKEND")
+    with pytest.raises(SystemExit) as exit_info:
+        load_example(script).main(["--help"])
+    assert exit_info.value.code == 0
+    text = capsys.readouterr().out
+    lines = text.split("options:", 1)[1].splitlines()[1:]
+    for number, line in enumerate(lines):
+        if not line.startswith("  -"):
+            continue
+        described = re.search(r"\S {2,}\S", line.strip()) or (
+            number + 1 < len(lines)
+            and re.match(r" {20,}\S", lines[number + 1])
+            and not lines[number + 1].lstrip().startswith("-")
+        )
+        assert described, f"{script}: no help for {line.strip()}"
+    assert not re.search(r"\(default:[^)]*\)\s*\(default:", text)
+    if script != "on_device":  # TensorFlow only: the converter's
+        # The same default backend everywhere: the first installed.
+        assert re.search(r"installed of jax, tensorflow, torch\s+\(default:\s+"
+                         r"jax\)", text), text
+
+
+def test_wrong_names_are_refused_before_anything_runs(capsys):
+    for script, argv, message in [
+        ("handwriting", ["--dataset", "digit"], "invalid choice: 'digit'"),
+        ("imdb_sentiment", ["--variant", "lstm"], "invalid choice: 'lstm'"),
+        ("variant_study", ["--variants", "LSTM ", "--quick"], "invalid choice"),
+        ("on_device", ["--variants", "LayerNormLSTM"], "invalid choice"),
+    ]:
+        with pytest.raises(SystemExit) as exit_info:
+            load_example(script).main(argv)
+        assert exit_info.value.code == 2
+        assert message in capsys.readouterr().err, script
+
+
+def test_study_takes_class_and_search_space_names():
+    study = load_example("variant_study")
+    args = study.parse_args(["--variants", "LSTM", "PeepholeLSTM", "CIFG",
+                             "NoInputGateLSTM", "FGR", "LayerNormLSTM"])
+    assert args.variants == [
+        "LSTM (NP)", "PeepholeLSTM (V)", "CoupledLSTM+peepholes (CIFG)",
+        "NIG", "FGR", "LayerNormLSTM",
+    ]
+
+
+@pytest.mark.parametrize(
+    "script, argv, hidden, install",
+    [
+        ("variant_study", ["--quick", "--tasks", "digits", "japanese_vowels"],
+         "sktime", '"keras-lstm-variants[examples]"'),
+        ("imdb_sentiment", [], "tensorflow_datasets",
+         "pip install tensorflow-datasets"),
+        ("handwriting", ["--dataset", "digits"], "sklearn",
+         "pip install scikit-learn"),
+        ("on_device", [], "tflite_micro", "[export]"),
+    ],
+)
+def test_a_missing_package_is_named_before_training(
+    script, argv, hidden, install, monkeypatch, capsys, tmp_path
+):
+    monkeypatch.setitem(sys.modules, hidden, None)
+    module = load_example(script)
+    monkeypatch.setattr(keras.Model, "fit", lambda *a, **k: pytest.fail("fit"))
+    with pytest.raises(SystemExit) as exit_info:
+        module.main(argv + ["--output", str(tmp_path)])
+    assert exit_info.value.code == 2
+    message = capsys.readouterr().err
+    assert f"needs {hidden}" in message and install in message, message
 
 
 def test_study_data_is_the_real_data():
@@ -307,8 +403,8 @@ def test_new_examples_offer_every_variant_and_check_their_needs(capsys):
         assert args.variant == "NoOutputGateLSTM" and args.seeds == [0]
     with pytest.raises(SystemExit) as exit_info:
         common.require("forecasting.py", keras.backend.backend(),
-                       ("statsmodels", "no_such_module_here"))
+                       "statsmodels", "no_such_module_here")
     assert exit_info.value.code == 2
     message = capsys.readouterr().err
     assert "no_such_module_here" in message and "statsmodels" not in message
-    assert 'pip install "keras-lstm-variants[examples,' in message
+    assert "pip install no_such_module_here" in message

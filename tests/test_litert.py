@@ -318,3 +318,65 @@ def test_fused_weights_document_the_coupled_gate_as_negated_forget_gate():
     np.testing.assert_allclose(
         sigmoid(z_i + p_i * c), 1 - sigmoid(z_f + p_f * c), atol=1e-12
     )
+
+
+# --- litert.run: a converted file on float inputs, as a device runs it ------
+
+
+@pytest.fixture(scope="module")
+def small_model():
+    """A `LSTM` (Keras's initializers) with a head, its float file of batch
+    2, its int8 file, and inputs on which the int8 file is calibrated."""
+    keras.utils.set_random_seed(7)
+    inputs = keras.Input((STEPS, FEATURES))
+    model = keras.Model(inputs, keras.layers.Dense(3)(klv.LSTM(6)(inputs)))
+    x = np.random.default_rng(7).uniform(-1, 1, (6, STEPS, FEATURES))
+    x = x.astype("float32")
+
+    def calibration():
+        for row in x:
+            yield [row[None]]
+
+    return (
+        model, x, litert.convert(model, batch_size=2),
+        litert.convert(model, quantize="int8", representative_dataset=calibration),
+    )
+
+
+@pytest.mark.parametrize("runtime", litert.RUNTIMES)
+def test_run_gives_what_predict_gives_float_and_int8(small_model, runtime, tmp_path):
+    model, x, float_file, int8_file = small_model
+    expected = model.predict(x, verbose=0)
+
+    # Batches of the file's size, each from a zero state: the state of the
+    # previous batch does not leak into the next (predict's semantics).
+    np.testing.assert_allclose(
+        litert.run(float_file, x, runtime=runtime), expected, atol=1e-5
+    )
+    path = tmp_path / "model.tflite"
+    path.write_bytes(int8_file)
+    # int8: quantized inputs, dequantized outputs, from the file's own
+    # scales; the error is the quantization's, a few steps of the output's
+    # int8 grid (1.6 steps measured).
+    actual = litert.run(str(path), x, runtime=runtime)
+    assert actual.dtype == np.float32 and actual.shape == expected.shape
+    step = np.ptp(expected) / 255
+    assert np.abs(actual - expected).max() < 3 * step, (actual, expected)
+
+
+def test_run_names_what_is_wrong(small_model):
+    model, x, float_file, _ = small_model
+    cases = [
+        (lambda: litert.run(float_file, x, runtime="arduino"), "runtime='arduino'"),
+        (lambda: litert.run(float_file, x[:3]), r"batches of 2.*\(3, 10, 3\)"),
+        (lambda: litert.run(float_file, x[..., :2]), r"\(10, 3\).*\(6, 10, 2\)"),
+        (lambda: litert.run(float_file, [x, x]), "1 input.*Received: 2"),
+        (lambda: litert.run("missing.tflite", x), "missing.tflite"),
+        (lambda: litert.run(model, x), "of type Functional"),
+    ]
+    for call, message in cases:
+        with pytest.raises(ValueError, match=message):
+            call()
+    peepholes = litert.convert(_random_model([klv.PeepholeLSTM(4)]))
+    with pytest.raises(ValueError, match="has peepholes.*runtime='litert'"):
+        litert.run(peepholes, x[:1], runtime="micro")

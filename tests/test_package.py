@@ -1,10 +1,17 @@
-"""The package's public surface: exports, Keras internals, docstring examples."""
+"""The package's public surface: exports, Keras internals, docstring
+examples, signatures, and what importing it does."""
 
 import doctest
 import importlib
+import inspect
+import os
 import pkgutil
+import subprocess
+import sys
 
+import keras
 import pytest
+from conftest import VARIANTS
 
 import keras_lstm_variants as klv
 
@@ -18,9 +25,93 @@ def test_all_lists_exactly_the_public_classes():
     # Four variants of 0.1.0, six of Greff et al.'s search space and the two
     # minimal RNNs, a cell and a layer each; the two public bases, the error
     # of an incomplete variant and the standard LSTM form; and the
-    # search_space and litert modules.
+    # search_space, litert and migrate modules.
     assert len(public) == 28
-    assert set(klv.__all__) == public | {"search_space", "litert"}
+    modules = {"search_space", "litert", "migrate"}
+    assert set(klv.__all__) == public | modules
+    assert all(inspect.ismodule(getattr(klv, name)) for name in modules)
+
+
+def _python(code, **environment):
+    """Runs `code` in a new interpreter on this backend; its result."""
+    return subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True,
+        env={**os.environ, "KERAS_BACKEND": keras.backend.backend(),
+             **environment},
+    )
+
+
+@pytest.mark.slow
+def test_import_loads_no_other_backend_and_names_a_missing_one():
+    # Importing the package imports no backend beyond what Keras imports
+    # (migrate and litert import torch and TensorFlow only when called).
+    backends = ("tensorflow", "jax", "torch")
+    result = _python(
+        "import sys, keras; before = set(sys.modules); "
+        "import keras_lstm_variants; "
+        f"print(sorted(set(sys.modules) - before & set({backends!r})))"
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split()[-1] == "[]"
+    # The backend Keras is told to use is missing (hidden from the import
+    # system): the error says so, and how to install and select one,
+    # instead of Keras's `No module named ...` from inside Keras.
+    backend = keras.backend.backend()
+    result = _python(
+        f"import sys; sys.modules[{backend!r}] = None; "
+        "import keras_lstm_variants"
+    )
+    message = result.stderr.strip().splitlines()[-1]
+    assert message.startswith("ModuleNotFoundError: Keras's backend "
+                              f"'{backend}' is not installed "
+                              f"(KERAS_BACKEND={backend})"), message
+    assert 'pip install "keras-lstm-variants[jax]"' in message
+    assert "export KERAS_BACKEND=" in message
+
+
+# Every public cell and layer, and the guide's variant (a user's).
+CLASSES = sorted(
+    {c for v in VARIANTS for c in (v.cell, v.layer)}
+    | {
+        value
+        for value in vars(klv).values()
+        if isinstance(value, type)
+        and issubclass(value, (klv.LSTMCellBase, klv.LSTMLayerBase))
+        and value not in (klv.LSTMCellBase, klv.LSTMLayerBase)
+    },
+    key=lambda c: c.__name__,
+)
+
+
+@pytest.mark.parametrize("cls", CLASSES, ids=lambda c: c.__name__)
+def test_signature_shows_every_argument_with_its_default(cls):
+    """`help(cls)`, `inspect.signature` and editors see every argument, not
+    `**kwargs`: the names are those the constructor takes (its config's),
+    the defaults what it uses, the positional ones accepted in order."""
+    signature = inspect.signature(cls)
+    names = list(signature.parameters)
+    assert names[0] == "units" and names[-1] == "kwargs"
+    default = cls(3)
+    config = default.get_config()
+    assert set(names[:-1]) == set(config) - {"name", "trainable", "dtype"}
+    defaults = {
+        name: p.default
+        for name, p in signature.parameters.items()
+        if p.default is not p.empty
+    }
+    positional = [
+        p.default
+        for p in signature.parameters.values()
+        if p.kind is p.POSITIONAL_OR_KEYWORD and p.default is not p.empty
+    ]
+    explicit = cls(3, **defaults)
+    in_order = cls(3, *positional)
+
+    def without_name(config):
+        return {k: v for k, v in config.items() if k != "name"}
+
+    assert without_name(explicit.get_config()) == without_name(config)
+    assert without_name(in_order.get_config()) == without_name(config)
 
 
 def test_keras_internal_names_still_exist():
