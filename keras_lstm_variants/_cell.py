@@ -19,6 +19,7 @@ import random
 from typing import NamedTuple
 
 import keras
+import numpy as np
 from keras import activations
 from keras import constraints
 from keras import initializers
@@ -58,6 +59,17 @@ def check_positive_int(name, value):
             f"Received: {name}={value!r}."
         )
     return int(value)
+
+
+def check_bool(name, value):
+    """A flag: `True` or `False` (NumPy's booleans too), never a string or
+    a number that `bool()` would quietly turn into one."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(
+            f"Argument `{name}` must be True or False. "
+            f"Received: {name}={value!r} of type {type(value).__name__}."
+        )
+    return bool(value)
 
 
 def check_rate(name, value):
@@ -355,12 +367,12 @@ class LSTMCellBase(keras.Layer, DropoutRNNCell):
         self.units = units
         self.activation = activations.get(activation)
         self.recurrent_activation = activations.get(recurrent_activation)
-        self.use_bias = bool(use_bias)
+        self.use_bias = check_bool("use_bias", use_bias)
 
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.recurrent_initializer = initializers.get(recurrent_initializer)
         self.bias_initializer = initializers.get(bias_initializer)
-        self.unit_forget_bias = bool(unit_forget_bias)
+        self.unit_forget_bias = check_bool("unit_forget_bias", unit_forget_bias)
 
         self.kernel_regularizer = regularizers.get(kernel_regularizer)
         self.recurrent_regularizer = regularizers.get(recurrent_regularizer)

@@ -28,6 +28,7 @@ from keras import regularizers
 
 from keras_lstm_variants._cell import _LAYER_CONFIG_KEYS
 from keras_lstm_variants._cell import VariantDefinitionError
+from keras_lstm_variants._cell import check_bool
 from keras_lstm_variants._cell import check_positive_int
 from keras_lstm_variants._cell import check_rate
 from keras_lstm_variants._cell import checked_config
@@ -190,7 +191,7 @@ class MinRNNCellBase(keras.Layer, DropoutRNNCell):
         dropout = check_rate("dropout", dropout)
         super().__init__(**kwargs)
         self.units = units
-        self.use_bias = bool(use_bias)
+        self.use_bias = check_bool("use_bias", use_bias)
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.bias_initializer = initializers.get(bias_initializer)
         self.kernel_regularizer = regularizers.get(kernel_regularizer)

@@ -4,6 +4,7 @@ from keras import ops
 
 from keras_lstm_variants._cell import LSTMCellBase
 from keras_lstm_variants._cell import StandardLSTMForm
+from keras_lstm_variants._cell import check_bool
 from keras_lstm_variants._cell import serializable
 from keras_lstm_variants._layer import LSTMLayerBase
 from keras_lstm_variants.peephole_lstm import PeepholeWeights
@@ -84,7 +85,7 @@ class CoupledLSTMCell(PeepholeWeights, LSTMCellBase):
         **kwargs,
     ):
         super().__init__(units, **kwargs)
-        self.use_peepholes = bool(use_peepholes)
+        self.use_peepholes = check_bool("use_peepholes", use_peepholes)
         self._init_peepholes(
             peephole_initializer,
             peephole_regularizer,

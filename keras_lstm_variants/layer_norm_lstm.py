@@ -7,6 +7,7 @@ from keras import ops
 from keras import regularizers
 
 from keras_lstm_variants._cell import LSTMCellBase
+from keras_lstm_variants._cell import check_bool
 from keras_lstm_variants._cell import serializable
 from keras_lstm_variants._layer import LSTMLayerBase
 from keras_lstm_variants._layer import loop_context
@@ -202,7 +203,9 @@ class LayerNormLSTMCell(LSTMCellBase):
         self.norm_beta_regularizer = regularizers.get(norm_beta_regularizer)
         self.norm_gamma_constraint = constraints.get(norm_gamma_constraint)
         self.norm_beta_constraint = constraints.get(norm_beta_constraint)
-        self.carry_normalized_state = bool(carry_normalized_state)
+        self.carry_normalized_state = check_bool(
+            "carry_normalized_state", carry_normalized_state
+        )
 
     gates = ("i", "f", "c", "o")
 

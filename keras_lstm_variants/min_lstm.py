@@ -5,6 +5,7 @@ import numbers
 
 from keras import ops
 
+from keras_lstm_variants._cell import check_bool
 from keras_lstm_variants._cell import serializable
 from keras_lstm_variants._min_rnn import MinRNNCellBase
 from keras_lstm_variants._min_rnn import MinRNNLayerBase
@@ -112,7 +113,7 @@ class MinLSTMCell(MinRNNCellBase):
                 f"Received: forget_bias={forget_bias!r}."
             )
         super().__init__(units, **kwargs)
-        self.normalize_gates = bool(normalize_gates)
+        self.normalize_gates = check_bool("normalize_gates", normalize_gates)
         self.forget_bias = float(forget_bias)
 
     def initial_bias(self, shape, dtype=None):

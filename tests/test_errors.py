@@ -259,3 +259,24 @@ def test_config_without_an_optional_key_takes_its_default(variant):
     cls, config = _config(variant, drop=["dropout", "zero_output_for_mask"])
     layer = cls.from_config(config)
     assert layer.dropout == 0.0 and layer.zero_output_for_mask is False
+
+
+@pytest.mark.parametrize(
+    "make, name, value",
+    [
+        (klv.LSTM, "use_bias", "no"),
+        (klv.LSTMCell, "unit_forget_bias", 0),
+        (klv.CoupledLSTM, "use_peepholes", "no"),
+        (klv.LayerNormLSTM, "carry_normalized_state", "False"),
+        (klv.MinLSTM, "normalize_gates", None),
+        (klv.MinGRU, "use_bias", 1),
+    ],
+    ids=["use_bias", "unit_forget_bias", "use_peepholes",
+         "carry_normalized_state", "normalize_gates", "min_use_bias"],
+)
+def test_flags_must_be_booleans(make, name, value):
+    """`bool("no")` is True: a flag given as a string or number is refused
+    rather than silently turned on or off."""
+    with pytest.raises(ValueError, match=re.escape(f"{name}={value!r}")):
+        make(4, **{name: value})
+    assert getattr(make(4, **{name: np.bool_(False)}), name) is False
