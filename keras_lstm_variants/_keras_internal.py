@@ -21,7 +21,6 @@ from keras.src.backend import rnn as backend_rnn
 from keras.src.layers.rnn.dropout_rnn_cell import DropoutRNNCell
 
 
-
 def flatten_layers(model):
     """Every layer of `model`, itself and nested ones included."""
     return list(model._flatten_layers(include_self=True, recursive=True))

@@ -41,7 +41,9 @@ def _bidirectional(lstm, **options):
     return keras.Sequential(
         [
             keras.Input((7, 12)),
-            keras.layers.Bidirectional(lstm(8, return_sequences=True, **options)),
+            keras.layers.Bidirectional(
+                lstm(8, return_sequences=True, **options)
+            ),
             keras.layers.Bidirectional(lstm(8, **options)),
             keras.layers.Dense(3),
         ]

@@ -64,7 +64,9 @@ def weight_gradients(layer, x, mask=None, **call):
         fixed = [v.value for v in layer.non_trainable_variables]
 
         def loss(values):
-            outputs, _ = layer.stateless_call(values, fixed, x, mask=mask, **call)
+            outputs, _ = layer.stateless_call(
+                values, fixed, x, mask=mask, **call
+            )
             return _loss(outputs), outputs
 
         (_, outputs), grads = jax.value_and_grad(loss, has_aux=True)(trainable)
@@ -268,7 +270,9 @@ def _native_calls(monkeypatch):
     ],
     ids=["lstm_backwards", "coupled_dropout", "projected_initial_state"],
 )
-def test_torch_native_route_equals_the_loop(rng, monkeypatch, cls, kwargs, call):
+def test_torch_native_route_equals_the_loop(
+    rng, monkeypatch, cls, kwargs, call
+):
     """PyTorch's native op (ATen on CPU; cuDNN on a GPU) against the
     portable loop on the same weights: outputs and weight gradients."""
     if keras.backend.backend() != "torch":
