@@ -119,16 +119,15 @@ def _cudnn(layer, sequences, initial_state, mask, training):
         cell.activation, cell.recurrent_activation, layer.unroll, cell.use_bias
     ):
         return _declined(layer)
-    form = cell.standard_lstm_form()
-    sequences = _with_input_dropout(cell, sequences, training)
-    if (
-        form is None
-        or sequences is None
-        or form.peepholes is not None
-        or form.projection_kernel is not None
-        or form.cell_clip is not None
-    ):
+    operands = _operands(
+        layer, sequences, training,
+        takes=lambda form: form.peepholes is None
+        and form.projection_kernel is None
+        and form.cell_clip is None,
+    )
+    if operands is None:
         return _declined(layer)
+    form, sequences = operands
     try:
         return backend_lstm(
             sequences,
@@ -149,30 +148,37 @@ def _cudnn(layer, sequences, initial_state, mask, training):
 
 
 def _torch_native(layer, sequences, initial_state, mask, training):
-    import torch
-
-    if (
-        mask is not None
-        or torch.jit.is_tracing()
-        or not (sequences.device.type == "cuda" or TORCH_NATIVE_ON_CPU)
-    ):
-        return _declined(layer)
-    cell = layer.cell
-    form = cell.standard_lstm_form()
-    sequences = _with_input_dropout(cell, sequences, training)
-    if (
-        form is None
-        or sequences is None
-        or form.peepholes is not None
-        or form.cell_clip is not None
-    ):
-        return _declined(layer)
     from keras_lstm_variants import _torch
 
+    if mask is not None or not _torch.native_lstm_runs_here(
+        sequences, on_cpu=TORCH_NATIVE_ON_CPU
+    ):
+        return _declined(layer)
+    operands = _operands(
+        layer, sequences, training,
+        takes=lambda form: form.peepholes is None
+        and form.cell_clip is None
+        and form.projection_clip is None,
+    )
+    if operands is None:
+        return _declined(layer)
+    form, sequences = operands
     return _torch.native_lstm(
         sequences, initial_state[0], initial_state[1], form,
         layer.go_backwards, training,
     )
+
+
+def _operands(layer, sequences, training, takes):
+    """`(form, sequences)` for a route that `takes` the cell's standard
+    form: the form, and the sequence with the input dropout mask applied;
+    None where the cell has no form, the route does not take it, or the
+    dropout mask is one per gate."""
+    form = layer.cell.standard_lstm_form()
+    if form is None or not takes(form):
+        return None
+    sequences = _with_input_dropout(layer.cell, sequences, training)
+    return None if sequences is None else (form, sequences)
 
 
 def _with_input_dropout(cell, sequences, training):

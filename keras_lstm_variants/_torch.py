@@ -13,6 +13,15 @@ import torch
 from keras import ops
 
 
+def native_lstm_runs_here(inputs, on_cpu):
+    """Whether the native op runs for `inputs` here: on a CUDA device, or
+    on CPU where `on_cpu` says it pays; not while `torch.jit` traces the
+    model (PyTorch's ONNX export), which then records the portable loop."""
+    if torch.jit.is_tracing():
+        return False
+    return inputs.device.type == "cuda" or on_cpu
+
+
 def native_lstm(inputs, h_0, c_0, form, go_backwards, training):
     """`(last_output, outputs, [h, c])` of the form's op over `inputs`
     `(batch, steps, features)` from the states `h_0`, `c_0`; with
