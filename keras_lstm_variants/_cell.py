@@ -133,6 +133,52 @@ def checked_config(cls, config, argument_names):
     return config
 
 
+def constructor_arguments(cls, base):
+    """Every constructor argument of `cls`, from each of its classes that
+    subclasses `base` (the base's first, then each subclass's own)."""
+    names = []
+    for klass in reversed(cls.__mro__):
+        if not issubclass(klass, base):
+            continue
+        for parameter in inspect.signature(klass.__init__).parameters:
+            if parameter not in ("self", "kwargs", *names):
+                names.append(parameter)
+    return names
+
+
+def layer_argument_names(cls, base):
+    """Every constructor argument of a layer over a cell: the layer base's
+    own (`base.__init__`'s), then its cell's."""
+    own = [
+        name
+        for name in inspect.signature(base.__init__).parameters
+        if name not in ("self", "kwargs")
+    ]
+    return own + [
+        name for name in cls.cell_class.argument_names() if name not in own
+    ]
+
+
+def flat_layer_config(layer, config, **own):
+    """A layer's config without its nested cell: `config` (the RNN's)
+    less `cell`, the cell's arguments, the layer's `own` arguments and its
+    activity regularizer, flat, as `keras.layers.LSTM`'s."""
+    config = {key: value for key, value in config.items() if key != "cell"}
+    cell_config = layer.cell.get_config()
+    return {
+        **config,
+        **{
+            key: value
+            for key, value in cell_config.items()
+            if key not in _LAYER_CONFIG_KEYS
+        },
+        **own,
+        "activity_regularizer": regularizers.serialize(
+            layer.activity_regularizer
+        ),
+    }
+
+
 def initializer_if(used, identifier):
     """`keras.initializers.get(identifier)` for the initializer of an
     optional weight, which draws nothing from the global seed stream where
@@ -495,14 +541,7 @@ class LSTMCellBase(keras.Layer, DropoutRNNCell):
     @classmethod
     def argument_names(cls):
         """Every constructor argument of the cell, from all its classes."""
-        names = []
-        for klass in reversed(cls.__mro__):
-            if not issubclass(klass, LSTMCellBase):
-                continue
-            for parameter in inspect.signature(klass.__init__).parameters:
-                if parameter not in ("self", "kwargs", *names):
-                    names.append(parameter)
-        return names
+        return constructor_arguments(cls, LSTMCellBase)
 
     @classmethod
     def from_config(cls, config):

@@ -8,18 +8,17 @@ gate pre-activations as `LOOP_STRATEGY` says is fastest where it runs, and
 hands the rest of each step to the cell.
 """
 
-import inspect
 import re
 
 import keras
 from keras import ops
-from keras import regularizers
 
-from keras_lstm_variants._cell import _LAYER_CONFIG_KEYS
 from keras_lstm_variants._cell import LSTMCellBase
 from keras_lstm_variants._cell import VariantDefinitionError
 from keras_lstm_variants._cell import checked_config
+from keras_lstm_variants._cell import flat_layer_config
 from keras_lstm_variants._cell import forwarded_signature
+from keras_lstm_variants._cell import layer_argument_names
 from keras_lstm_variants._cell import serializable
 from keras_lstm_variants._fused import cudnn_problem
 from keras_lstm_variants._fused import fused_loop
@@ -347,33 +346,14 @@ class LSTMLayerBase(keras.layers.RNN):
         return states
 
     def get_config(self):
-        config = super().get_config()
-        del config["cell"]
-        cell_config = self.cell.get_config()
-        return {
-            **config,
-            **{
-                key: value
-                for key, value in cell_config.items()
-                if key not in _LAYER_CONFIG_KEYS
-            },
-            "use_cudnn": self.use_cudnn,
-            "activity_regularizer": regularizers.serialize(
-                self.activity_regularizer
-            ),
-        }
+        return flat_layer_config(
+            self, super().get_config(), use_cudnn=self.use_cudnn
+        )
 
     @classmethod
     def argument_names(cls):
         """Every constructor argument of the layer, its cell's included."""
-        own = [
-            name
-            for name in inspect.signature(LSTMLayerBase.__init__).parameters
-            if name not in ("self", "kwargs")
-        ]
-        return own + [
-            name for name in cls.cell_class.argument_names() if name not in own
-        ]
+        return layer_argument_names(cls, LSTMLayerBase)
 
     @classmethod
     def from_config(cls, config):

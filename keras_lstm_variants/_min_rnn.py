@@ -17,7 +17,6 @@ kernel, and so do not fit `LSTMCellBase` ([h, c], x W + h U).
 """
 
 import functools
-import inspect
 import re
 
 import keras
@@ -26,12 +25,14 @@ from keras import initializers
 from keras import ops
 from keras import regularizers
 
-from keras_lstm_variants._cell import _LAYER_CONFIG_KEYS
 from keras_lstm_variants._cell import VariantDefinitionError
 from keras_lstm_variants._cell import check_bool
 from keras_lstm_variants._cell import check_positive_int
 from keras_lstm_variants._cell import check_rate
 from keras_lstm_variants._cell import checked_config
+from keras_lstm_variants._cell import constructor_arguments
+from keras_lstm_variants._cell import flat_layer_config
+from keras_lstm_variants._cell import layer_argument_names
 from keras_lstm_variants._keras_internal import DropoutRNNCell
 from keras_lstm_variants._keras_internal import backend_rnn
 
@@ -208,14 +209,7 @@ class MinRNNCellBase(keras.Layer, DropoutRNNCell):
     @classmethod
     def argument_names(cls):
         """Every constructor argument of the cell, from all its classes."""
-        names = []
-        for klass in reversed(cls.__mro__):
-            if not issubclass(klass, MinRNNCellBase):
-                continue
-            for parameter in inspect.signature(klass.__init__).parameters:
-                if parameter not in ("self", "kwargs", *names):
-                    names.append(parameter)
-        return names
+        return constructor_arguments(cls, MinRNNCellBase)
 
     @classmethod
     def from_config(cls, config):
@@ -499,33 +493,14 @@ class MinRNNLayerBase(keras.layers.RNN):
         return states
 
     def get_config(self):
-        config = super().get_config()
-        del config["cell"]
-        cell_config = self.cell.get_config()
-        return {
-            **config,
-            **{
-                key: value
-                for key, value in cell_config.items()
-                if key not in _LAYER_CONFIG_KEYS
-            },
-            "mode": self.mode,
-            "activity_regularizer": regularizers.serialize(
-                self.activity_regularizer
-            ),
-        }
+        return flat_layer_config(
+            self, super().get_config(), mode=self.mode
+        )
 
     @classmethod
     def argument_names(cls):
         """Every constructor argument of the layer, its cell's included."""
-        own = [
-            name
-            for name in inspect.signature(MinRNNLayerBase.__init__).parameters
-            if name not in ("self", "kwargs")
-        ]
-        return own + [
-            name for name in cls.cell_class.argument_names() if name not in own
-        ]
+        return layer_argument_names(cls, MinRNNLayerBase)
 
     @classmethod
     def from_config(cls, config):
