@@ -316,7 +316,7 @@ class SLSTMCell(LSTMCellBase):
             return ops.concatenate(
                 [
                     self._by_heads(h_tm1 * mask, block)
-                    for mask, block in zip(dropout_mask, blocks)
+                    for mask, block in zip(dropout_mask, blocks, strict=True)
                 ],
                 axis=-1,
             )

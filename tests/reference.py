@@ -311,7 +311,9 @@ def slstm_run(weights, x, num_heads=1, states=None, mask=None,
     for t in order:
         new = slstm_step(x[:, t], *states, weights, num_heads=num_heads)
         keep = mask[:, t][:, None]
-        states = [np.where(keep, a, b) for a, b in zip(new, states)]
+        states = [
+            np.where(keep, a, b) for a, b in zip(new, states, strict=True)
+        ]
         output = np.where(keep, new[0], output)
         outputs.append(output)
     return np.stack(outputs, axis=1), states

@@ -87,7 +87,7 @@ def _ours(weights, x, num_heads):
     def flat(v):
         parts = [
             keras.ops.reshape(v[a:b], s)
-            for a, b, s in zip(offsets[:-1], offsets[1:], shapes)
+            for a, b, s in zip(offsets[:-1], offsets[1:], shapes, strict=True)
         ]
         outputs, _, c, n, m = layer.stateless_call(
             parts[:-1], layer.non_trainable_variables, parts[-1]
@@ -108,10 +108,19 @@ def _ours(weights, x, num_heads):
     gradients = {
         name: gradient[a:b].reshape(s)
         for name, a, b, s in zip(
-            [*weights, "x"], offsets[:-1], offsets[1:], shapes
+            [*weights, "x"], offsets[:-1], offsets[1:], shapes, strict=True
         )
     }
     return to_numpy(value), gradients
+
+
+def _assert_gradient_close(actual, expected, name):
+    """float32 agreement, the error measured against the largest entry: a
+    sum over hundreds of steps of terms up to 1e4 keeps ~1e-7 of those."""
+    scale = max(1.0, float(np.abs(expected).max()))
+    np.testing.assert_allclose(
+        actual, expected, rtol=1e-4, atol=1e-5 * scale, err_msg=name
+    )
 
 
 @pytest.mark.parametrize("num_heads", [1, 2, 4])
@@ -123,9 +132,7 @@ def test_equals_the_official_vanilla_slstm(num_heads, rng):
     actual, gradients = _ours(weights, x, num_heads)
     np.testing.assert_allclose(actual, expected, rtol=1e-5, atol=1e-5)
     for name, value in expected_gradients.items():
-        np.testing.assert_allclose(
-            gradients[name], value, rtol=1e-4, atol=1e-4, err_msg=name
-        )
+        _assert_gradient_close(gradients[name], value, name)
     # The NumPy equations, float64, agree with both.
     outputs, states = reference.slstm_run(weights, x, num_heads=num_heads)
     np.testing.assert_allclose(
@@ -151,9 +158,7 @@ def test_long_sequences_with_large_preactivations(rng):
     np.testing.assert_allclose(actual, expected, rtol=1e-5, atol=1e-5)
     for name, value in expected_gradients.items():
         assert np.isfinite(gradients[name]).all()
-        np.testing.assert_allclose(
-            gradients[name], value, rtol=1e-4, atol=1e-4, err_msg=name
-        )
+        _assert_gradient_close(gradients[name], value, name)
 
 
 def test_a_large_first_step_keeps_the_gradients_finite(rng):
@@ -173,9 +178,7 @@ def test_a_large_first_step_keeps_the_gradients_finite(rng):
     actual, gradients = _ours(weights, x, num_heads)
     np.testing.assert_allclose(actual, expected, rtol=1e-5, atol=1e-5)
     for name, value in expected_gradients.items():
-        np.testing.assert_allclose(
-            gradients[name], value, rtol=1e-4, atol=1e-4, err_msg=name
-        )
+        _assert_gradient_close(gradients[name], value, name)
 
 
 def test_masks_initial_state_and_direction(rng):
@@ -262,10 +265,9 @@ def test_trains_with_dropout_and_zoneout_and_saves(rng, tmp_path):
     y = rng.normal(size=(8, 1)).astype("float32")
     inputs = keras.Input((6, 3))
     hidden = keras.layers.Bidirectional(klv.SLSTM(
-        4, num_heads=2, dropout=0.3, recurrent_dropout=0.3, seed=1,
-        return_sequences=True,
+        4, num_heads=2, dropout=0.3, recurrent_dropout=0.3,
+        output_zoneout=0.2, seed=1,
     ))(inputs)
-    hidden = klv.SLSTM(4, output_zoneout=0.2, seed=2)(hidden)
     model = keras.Model(inputs, keras.layers.Dense(1)(hidden))
     model.compile(keras.optimizers.SGD(0.1), "mse")
     before = [w.copy() for w in model.get_weights()]
