@@ -6,7 +6,8 @@ Every class here is registered for serialisation under the package name
 `search_space` builds Greff et al.'s variants by name; `litert` converts
 a model to LiteRT's fused LSTM op (float or int8) for devices and runs
 it there; `migrate` brings models from TensorFlow Addons, `tf.compat.v1`
-and PyTorch.
+and PyTorch. `SLSTM` is xLSTM's sLSTM, equal to the official `xlstm`
+package's recurrence.
 """
 
 # First: a Keras backend that is not installed is named, with what to do.
@@ -42,6 +43,8 @@ from keras_lstm_variants.search_space import NoOutputActivationLSTM
 from keras_lstm_variants.search_space import NoOutputActivationLSTMCell
 from keras_lstm_variants.search_space import NoOutputGateLSTM
 from keras_lstm_variants.search_space import NoOutputGateLSTMCell
+from keras_lstm_variants.slstm import SLSTM
+from keras_lstm_variants.slstm import SLSTMCell
 
 __version__ = "0.1.0"
 
@@ -70,6 +73,8 @@ __all__ = [
     "MinLSTMCell",
     "MinGRU",
     "MinGRUCell",
+    "SLSTM",
+    "SLSTMCell",
     "search_space",
     "litert",
     "migrate",

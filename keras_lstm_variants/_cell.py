@@ -325,10 +325,16 @@ class LSTMCellBase(keras.Layer, DropoutRNNCell):
       `self.add_weight`), created after the gates' and before the
       projection's.
     - `input_part` / `recurrent_part` / `sequence_kernels`: to transform
-      $x W$ or $h U$ (as `LayerNormLSTMCell` normalises them).
+      $x W$ or $h U$ (as `LayerNormLSTMCell` normalises them);
+      `recurrent_kernel_shape()` where `recurrent_part` reads $U$ in
+      another layout (as `SLSTMCell`'s block-diagonal one).
     - `extra_state_sizes()`, `gate_inputs(z, extra_tm1)` and
       `next_extra_states(z, c_tm1, c)`: state carried beyond `[h, c]` (as
       Greff et al.'s full gate recurrence carries the gate activations).
+      `gate_inputs` may return entries after the gates': quantities of
+      the step that need the previous extra states, which `carry`,
+      `hidden` and `next_extra_states` then read in `z` (as `SLSTMCell`
+      appends its normaliser and stabiliser).
     - `__init__` and `get_config` for arguments of its own, as any Keras
       layer: `get_config` returns `{**super().get_config(), ...}`.
     - `standard_lstm_gates()`: where the variant's step is the standard LSTM
@@ -564,7 +570,7 @@ class LSTMCellBase(keras.Layer, DropoutRNNCell):
             constraint=self.kernel_constraint,
         )
         self.recurrent_kernel = self.add_weight(
-            shape=(self.output_size, width),
+            shape=self.recurrent_kernel_shape(),
             name="recurrent_kernel",
             initializer=self.recurrent_initializer,
             regularizer=self.recurrent_regularizer,
@@ -594,6 +600,13 @@ class LSTMCellBase(keras.Layer, DropoutRNNCell):
                 regularizer=self.projection_regularizer,
                 constraint=self.projection_constraint,
             )
+
+    def recurrent_kernel_shape(self):
+        """The shape of `recurrent_kernel`: `(output_size, len(gates) *
+        units)`, the dense $U$ of $h_{t-1} U$. A variant whose
+        `recurrent_part` reads another layout (a block-diagonal one, as
+        `SLSTMCell`'s) returns that layout's shape."""
+        return (self.output_size, len(self.gates) * self.units)
 
     def build_variant(self, input_shape):
         """Creates the variant's own weights (`self.add_weight`), after the
@@ -715,7 +728,9 @@ class LSTMCellBase(keras.Layer, DropoutRNNCell):
     def gate_inputs(self, z, extra_tm1):
         """The pre-activations `z` (a list, one per gate) given the previous
         step's extra states (`extra_state_sizes`); returned unchanged by
-        default."""
+        default. The list returned is the `z` that `carry`, `hidden` and
+        `next_extra_states` read: it may hold entries after the gates',
+        quantities of this step that need the previous extra states."""
         return z
 
     def carry(self, z, c_tm1):

@@ -22,6 +22,11 @@ transposed, with the two biases summed. `from_torch_lstm` builds the whole
 stack (any `num_layers`, `bidirectional`, `proj_size`, `bias`, `dropout`)
 as a Keras model holding those weights.
 
+xLSTM's official `sLSTMCell` (the `xlstm` package) keeps its recurrent
+kernel per head, `(H, d, 4, d)`, and its bias `(H, 4, d)`;
+`from_xlstm_slstm` makes the equivalent `SLSTMCell` from it and the input
+weights $W$ that its caller applies.
+
 Examples:
     >>> import numpy as np
     >>> from keras_lstm_variants import migrate
@@ -320,3 +325,47 @@ def _check_keys(config, cls):
             f"Config keys unknown to {cls.__name__}: {unknown}. "
             f"Known: {sorted(known)}."
         )
+
+
+def from_xlstm_slstm(cell, kernel, **kwargs):
+    """The official xLSTM `sLSTMCell` (the `xlstm` package's, either
+    backend) as an `SLSTMCell`, built and holding its weights.
+
+    The official cell takes $x_t W$ already computed, in its gate layout
+    (blocks $i, f, z, o$, each head by head), which is `SLSTMCell`'s
+    `kernel` layout: pass that `kernel` $W$, `(features, 4 * hidden_size)`
+    (in the official `sLSTMLayer`, its four head-wise input projections,
+    with no convolution, are that $W$ block-diagonal). The recurrent kernel
+    and bias are converted as `SLSTMCell` documents; `kwargs` go to
+    `SLSTMCell`.
+    """
+    from keras_lstm_variants.slstm import SLSTMCell
+
+    config = cell.config
+    if config.function != "slstm":
+        raise ValueError(
+            "from_xlstm_slstm converts the official cell with "
+            "function='slstm'. Received: a cell with "
+            f"function={config.function!r}."
+        )
+    units, heads = config.hidden_size, config.num_heads
+    head_dim = units // heads
+    kernel = np.asarray(kernel, "float32")
+    if kernel.ndim != 2 or kernel.shape[1] != 4 * units:
+        raise ValueError(
+            "Argument `kernel` must be the input weights W of shape "
+            f"(features, 4 * hidden_size) = (features, {4 * units}). "
+            f"Received: kernel.shape={kernel.shape}."
+        )
+    recurrent_kernel = cell.recurrent_kernel[...]  # (H, d, 4, d)
+    bias = cell.bias[...]  # (H, 4, d)
+    new = SLSTMCell(units, num_heads=heads, **kwargs)
+    new.build((None, kernel.shape[0]))
+    new.set_weights([
+        kernel,
+        recurrent_kernel.float().cpu().numpy().reshape(
+            heads, head_dim, 4 * head_dim
+        ),
+        bias.float().cpu().numpy().transpose(1, 0, 2).reshape(-1),
+    ])
+    return new

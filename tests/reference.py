@@ -265,3 +265,55 @@ def min_run(step, weights, x, h0=None, mask=None, go_backwards=False,
         outputs.append(np.where(keep, h_new, 0.0) if zero_output_for_mask
                        else output)
     return np.stack(outputs, axis=1), h
+
+
+def _log_sigmoid(x):
+    return -np.logaddexp(0.0, -x)
+
+
+def slstm_step(x, h, c, n, m, w, num_heads=1):
+    """xLSTM's sLSTM (Beck et al. 2024, the official code's "slstm"
+    pointwise function): exponential input and forget gates stabilised by
+    m (the first step, where n = 0, takes m = i), normaliser n, and the
+    recurrent kernel block-diagonal over `num_heads` heads,
+    `recurrent_kernel[k]` `(d, 4d)` head k's block. Returns (h, c, n, m)."""
+    units = c.shape[-1]
+    d = units // num_heads
+    r = w["recurrent_kernel"]
+    ry = np.zeros((x.shape[0], 4, units))
+    for k in range(num_heads):
+        head = slice(k * d, (k + 1) * d)
+        ry[:, :, head] = (h[:, head] @ r[k]).reshape(-1, 4, d)
+    z = x @ w["kernel"] + ry.reshape(-1, 4 * units)
+    if "bias" in w:
+        z = z + w["bias"]
+    z_i, z_f, z_z, z_o = np.split(z, 4, axis=-1)
+    log_f_plus_m = m + _log_sigmoid(z_f)
+    m_new = np.where(n == 0.0, z_i, np.maximum(z_i, log_f_plus_m))
+    i = np.minimum(np.exp(z_i - m_new), 1.0)
+    f = np.minimum(np.exp(log_f_plus_m - m_new), 1.0)
+    c_new = f * c + i * np.tanh(z_z)
+    n_new = f * n + i
+    return sigmoid(z_o) * c_new / n_new, c_new, n_new, m_new
+
+
+def slstm_run(weights, x, num_heads=1, states=None, mask=None,
+              go_backwards=False):
+    """`run` for `slstm_step`: (outputs, [h, c, n, m])."""
+    x = np.asarray(x, np.float64)
+    batch, time = x.shape[:2]
+    units = weights["kernel"].shape[1] // 4
+    states = ([np.zeros((batch, units))] * 4 if states is None
+              else [np.asarray(s, np.float64) for s in states])
+    mask = np.ones((batch, time), bool) if mask is None else np.asarray(mask)
+    order = range(time - 1, -1, -1) if go_backwards else range(time)
+    output, outputs = np.zeros((batch, units)), []
+    for t in order:
+        new = slstm_step(x[:, t], *states, weights, num_heads=num_heads)
+        keep = mask[:, t][:, None]
+        states = [
+            np.where(keep, a, b) for a, b in zip(new, states, strict=True)
+        ]
+        output = np.where(keep, new[0], output)
+        outputs.append(output)
+    return np.stack(outputs, axis=1), states

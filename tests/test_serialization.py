@@ -174,6 +174,16 @@ def test_load_in_a_fresh_process(rng, tmp_path):
     _randomise(model, rng)
     model.save(tmp_path / "min_rnns.keras")
     expected["min_rnns"] = model.predict(x, verbose=0)
+    # sLSTM: heads, Bidirectional, backwards, and the cell in RNN.
+    branches = [
+        klv.SLSTM(4, num_heads=2)(inputs),
+        keras.layers.Bidirectional(klv.SLSTM(2))(inputs),
+        keras.layers.RNN(klv.SLSTMCell(3), go_backwards=True)(inputs),
+    ]
+    model = keras.Model(inputs, keras.layers.Concatenate()(branches))
+    _randomise(model, rng)
+    model.save(tmp_path / "slstm.keras")
+    expected["slstm"] = model.predict(x, verbose=0)
     script = textwrap.dedent(
         """
         import sys, pathlib, re, numpy as np, keras
