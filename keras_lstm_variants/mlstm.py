@@ -32,13 +32,16 @@ from keras_lstm_variants._parallel_rnn import check_meaningful
 EPSILON = 1e-6
 
 # mode="auto" runs the parallel form from this many steps on, the step loop
-# below it (None: never), per device and backend. On CPU, the crossover of
-# train-step times measured by benchmarks/bench_mlstm.py at T = 16 ... 2048
-# (benchmarks/results/mlstm/): the parallel form is faster at every length
-# measured on every backend. On a GPU or TPU it is not measured here (the
-# parallel form is the official code's training path there).
+# below it (None: never), per device and backend. On CPU, train and infer
+# steps measured by benchmarks/bench_mlstm.py at T = 128, 512, 2048
+# (benchmarks/results/mlstm/): JAX's compiled loop ties the parallel form
+# at T = 128 and is 2.3x (512) to 11x (2048) faster to train, as its T^2
+# work grows; PyTorch's eager loop is 16-30x slower than the parallel form
+# at T = 128 and 512. TensorFlow is not measured (its compiled loop is
+# taken to behave as JAX's, as for the minimal RNNs). On a GPU or TPU the
+# parallel form is the official code's training path.
 PARALLEL_FROM_STEPS = {
-    "cpu": {"jax": 1, "tensorflow": 1, "torch": 1},
+    "cpu": {"jax": None, "tensorflow": None, "torch": 1},
     "accelerator": {"jax": 1, "tensorflow": 1, "torch": 1},
 }
 
@@ -490,8 +493,9 @@ class MLSTM(ParallelRNNLayerBase):
     or by the cell's step in Keras's loop (`mode="step"`); both compute
     the same outputs and final states, from any initial state, masks
     included. `mode="auto"` picks the one measured faster for the sequence
-    length on the backend (`keras_lstm_variants.mlstm.PARALLEL_FROM_STEPS`;
-    on CPU the parallel form at every length measured). For generation,
+    length on the backend (`keras_lstm_variants.mlstm.PARALLEL_FROM_STEPS`:
+    on CPU the step loop on JAX and TensorFlow, the parallel form on
+    PyTorch; on a GPU the parallel form). For generation,
     run the prompt with `return_state=True`, then continue from its states
     (`initial_state`, or the cell one step at a time).
 
