@@ -2,6 +2,7 @@
 
 Every class here is registered for serialisation under the package name
 `keras_lstm_variants`: import the package before `keras.saving.load_model`.
+`MLSTM` is xLSTM's matrix-memory mLSTM, parallel over time.
 `LSTMCellBase` and `LSTMLayerBase` are the public bases of a new variant;
 `search_space` builds Greff et al.'s variants by name; `litert` converts
 a model to LiteRT's fused LSTM op (float or int8) for devices and runs
@@ -29,6 +30,8 @@ from keras_lstm_variants.min_gru import MinGRU
 from keras_lstm_variants.min_gru import MinGRUCell
 from keras_lstm_variants.min_lstm import MinLSTM
 from keras_lstm_variants.min_lstm import MinLSTMCell
+from keras_lstm_variants.mlstm import MLSTM
+from keras_lstm_variants.mlstm import MLSTMCell
 from keras_lstm_variants.peephole_lstm import PeepholeLSTM
 from keras_lstm_variants.peephole_lstm import PeepholeLSTMCell
 from keras_lstm_variants.search_space import FullGateRecurrenceLSTM
@@ -75,6 +78,8 @@ __all__ = [
     "MinGRUCell",
     "SLSTM",
     "SLSTMCell",
+    "MLSTM",
+    "MLSTMCell",
     "search_space",
     "litert",
     "migrate",

@@ -8,16 +8,14 @@ kernel, dropout on the input, the config) and runs one step of it, as any
 Keras cell; `MinRNNLayerBase` runs a whole sequence either by that step in
 Keras's loop ("step") or as one parallel scan over time in log space
 ("scan"), whichever `SCAN_FROM_STEPS` says is faster for the sequence
-length, device and backend. A cell is a subclass that names its gates and writes
+length, device and backend (the two routes are `_parallel_rnn.py`'s,
+shared with mLSTM). A cell is a subclass that names its gates and writes
 its coefficients twice: `coefficients` (linear, for the step) and
 `log_coefficients` (for the scan).
 
 The state is `h` alone: these cells have no carry `c` and no recurrent
 kernel, and so do not fit `LSTMCellBase` ([h, c], x W + h U).
 """
-
-import functools
-import re
 
 import keras
 from keras import constraints
@@ -31,12 +29,10 @@ from keras_lstm_variants._cell import check_positive_int
 from keras_lstm_variants._cell import check_rate
 from keras_lstm_variants._cell import checked_config
 from keras_lstm_variants._cell import constructor_arguments
-from keras_lstm_variants._cell import flat_layer_config
-from keras_lstm_variants._cell import layer_argument_names
 from keras_lstm_variants._keras_internal import DropoutRNNCell
-from keras_lstm_variants._keras_internal import backend_rnn
-
-MODES = ("auto", "scan", "step")
+from keras_lstm_variants._parallel_rnn import ParallelRNNLayerBase
+from keras_lstm_variants._parallel_rnn import check_meaningful
+from keras_lstm_variants._parallel_rnn import on_accelerator  # noqa: F401
 
 # mode="auto" runs the scan from this many steps on, the step loop below it
 # (None: never), per device and backend. On CPU, the crossover of train-step
@@ -84,17 +80,6 @@ _MEANINGLESS = {
 }
 
 
-def check_meaningful(cls, kwargs):
-    """Raises a ValueError naming the first argument in `kwargs` that a
-    minimal RNN does not take (`_MEANINGLESS`), with the reason."""
-    for name in kwargs:
-        if name in _MEANINGLESS:
-            raise ValueError(
-                f"{cls.__name__} does not take `{name}`: "
-                f"{_MEANINGLESS[name]}. Received: {name}={kwargs[name]!r}."
-            )
-
-
 def g(x):
     r"""$g(x) = x + 1/2$ for $x \ge 0$, $\sigma(x)$ otherwise: positive and
     continuous, the paper's activation of the candidate state."""
@@ -140,19 +125,6 @@ def log_space_scan(log_a, log_b, h0, axis=1):
     return ops.reshape(h, ops.shape(log_a))
 
 
-@functools.cache
-def on_accelerator():
-    """Whether Keras computes on a GPU or TPU here."""
-    try:
-        devices = keras.distribution.list_devices()
-    except AttributeError:  # the torch backend has no distribution API
-        devices = [str(ops.zeros(()).device)]
-    return any(not device.lower().startswith("cpu") for device in devices)
-
-
-def _snake_case(name):
-    name = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1_\2", name)
-    return re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name).lower()
 
 
 class MinRNNCellBase(keras.Layer, DropoutRNNCell):
@@ -182,7 +154,7 @@ class MinRNNCellBase(keras.Layer, DropoutRNNCell):
         seed=None,
         **kwargs,
     ):
-        check_meaningful(type(self), kwargs)
+        check_meaningful(type(self), kwargs, _MEANINGLESS)
         if not self.gates:
             raise VariantDefinitionError(
                 f"{type(self).__name__} must set `gates`, the names of its "
@@ -299,13 +271,10 @@ def _wide_dtype(dtype):
     return "float32" if dtype in ("float16", "bfloat16") else dtype
 
 
-def _static_dim(shape, axis):
-    return None if shape is None or len(shape) == 0 else shape[axis]
 
-
-class MinRNNLayerBase(keras.layers.RNN):
+class MinRNNLayerBase(ParallelRNNLayerBase):
     """The base of `MinLSTM` and `MinGRU`: a `keras.layers.RNN` over the
-    cell, with a parallel scan beside Keras's loop.
+    cell, with a parallel scan (`mode="scan"`) beside Keras's loop.
 
     A layer is a subclass that sets `cell_class`; it takes the cell's
     arguments flat, as `keras.layers.GRU` does, exposes them as read-only
@@ -313,140 +282,12 @@ class MinRNNLayerBase(keras.layers.RNN):
     """
 
     cell_class = MinRNNCellBase
+    parallel_mode = "scan"
+    parallel_description = "the parallel scan"
+    parallel_from_steps = SCAN_FROM_STEPS
+    meaningless = _MEANINGLESS
 
-    def __init_subclass__(cls, **kwargs):
-        super().__init_subclass__(**kwargs)
-        for name in cls.cell_class.argument_names():
-            if not hasattr(cls, name):
-                setattr(cls, name, _cell_property(name))
-
-    def __init__(
-        self,
-        units,
-        mode="auto",
-        return_sequences=False,
-        return_state=False,
-        go_backwards=False,
-        stateful=False,
-        unroll=False,
-        zero_output_for_mask=False,
-        activity_regularizer=None,
-        **kwargs,
-    ):
-        check_meaningful(type(self), kwargs)
-        if mode not in MODES:
-            raise ValueError(
-                f"Argument `mode` must be one of {MODES}: 'scan' runs the "
-                "parallel scan, 'step' Keras's loop, 'auto' the one measured "
-                f"faster for the sequence length. Received: mode={mode!r}."
-            )
-        cell_arguments = {
-            name: kwargs.pop(name)
-            for name in self.cell_class.argument_names()
-            if name in kwargs
-        }
-        cell = self.cell_class(
-            units,
-            dtype=kwargs.get("dtype"),
-            trainable=kwargs.get("trainable", True),
-            name=_snake_case(self.cell_class.__name__),
-            **cell_arguments,
-        )
-        super().__init__(
-            cell,
-            return_sequences=return_sequences,
-            return_state=return_state,
-            go_backwards=go_backwards,
-            stateful=stateful,
-            unroll=unroll,
-            zero_output_for_mask=zero_output_for_mask,
-            activity_regularizer=activity_regularizer,
-            **kwargs,
-        )
-        if unroll and mode == "scan":
-            raise ValueError(
-                "Argument `unroll` unrolls the step loop, which mode='scan' "
-                "does not run. Received: unroll=True, mode='scan'."
-            )
-        self.mode = mode
-
-    def build(self, sequences_shape, initial_state_shape=None):
-        if len(sequences_shape) != 3 or sequences_shape[-1] is None:
-            raise ValueError(
-                f"{type(self).__name__} expects `inputs` of shape "
-                "(batch, timesteps, features) with a known number of "
-                f"features. Received: inputs.shape={tuple(sequences_shape)}."
-            )
-        super().build(sequences_shape, initial_state_shape)
-
-    def route(self, steps):
-        """"scan" or "step": how a sequence of `steps` steps (None: not
-        known while tracing) runs here, by `mode` and `SCAN_FROM_STEPS`."""
-        if self.mode != "auto":
-            return self.mode
-        if steps is None or self.unroll:
-            return "step"
-        device = "accelerator" if on_accelerator() else "cpu"
-        threshold = SCAN_FROM_STEPS[device].get(keras.backend.backend())
-        if threshold is not None and steps >= threshold:
-            return "scan"
-        return "step"
-
-    def call(self, sequences, initial_state=None, mask=None, training=False):
-        if initial_state is not None:
-            initial_state = self._checked_initial_state(
-                sequences, initial_state
-            )
-        return super().call(
-            sequences, initial_state=initial_state, mask=mask, training=training
-        )
-
-    def inner_loop(self, sequences, initial_state, mask, training=False):
-        if isinstance(mask, (list, tuple)):
-            mask = mask[0]
-        initial_state = list(initial_state)
-        if self.go_backwards:
-            sequences = ops.flip(sequences, axis=1)
-            mask = None if mask is None else ops.flip(mask, axis=1)
-        if self.route(sequences.shape[1]) == "scan":
-            last_output, outputs, states = self._scan(
-                sequences, initial_state, mask, training
-            )
-        else:
-            last_output, outputs, states = self._step_loop(
-                sequences, initial_state, mask, training
-            )
-        if mask is not None:
-            last_output, outputs = _masked_outputs(
-                mask, last_output, outputs, self.return_sequences,
-                self.zero_output_for_mask,
-            )
-        return last_output, outputs, states
-
-    def _step_loop(self, sequences, initial_state, mask, training):
-        """Keras's loop over time (`lax.scan`, `tf.while_loop`, a Python
-        loop on torch), the cell's step at each."""
-        cell = self.cell
-        copy_states = keras.backend.backend() == "torch" and self.stateful
-
-        def step(x_t, states):
-            if copy_states:  # torch autograd forbids in-place updates
-                states = [ops.copy(state) for state in states]
-            return cell(x_t, states, training=training)
-
-        return backend_rnn(
-            step,
-            sequences,
-            initial_state,
-            go_backwards=False,
-            mask=mask,
-            unroll=self.unroll,
-            input_length=sequences.shape[1],
-            zero_output_for_mask=self.zero_output_for_mask,
-            return_all_outputs=self.return_sequences,
-        )
-
-    def _scan(self, sequences, initial_state, mask, training):
+    def parallel(self, sequences, initial_state, mask, training):
         """The whole sequence at once: x W for every step in one matmul, the
         coefficients in log space, then `log_space_scan`; a masked step
         keeps h (a = 1, b = 0)."""
@@ -470,60 +311,3 @@ class MinRNNLayerBase(keras.layers.RNN):
         h0 = ops.cast(initial_state[0], log_a.dtype)
         h = ops.cast(log_space_scan(log_a, log_b, h0), cell.compute_dtype)
         return h[:, -1], h, [h[:, -1]]
-
-    def _checked_initial_state(self, sequences, initial_state):
-        states = (
-            list(initial_state)
-            if isinstance(initial_state, (list, tuple))
-            else [initial_state]
-        )
-        batch = _static_dim(sequences.shape, 0)
-        units = self.cell.units
-        shapes = [tuple(ops.shape(state)) for state in states]
-        if len(states) != 1 or (
-            len(shapes[0]) != 2
-            or shapes[0][1] != units
-            or None not in (batch, shapes[0][0]) and shapes[0][0] != batch
-        ):
-            raise ValueError(
-                f"{type(self).__name__} expects `initial_state` to be one "
-                f"tensor h of shape ({batch}, {units}). Received: "
-                f"{len(states)} tensor(s) of shapes {shapes}."
-            )
-        return states
-
-    def get_config(self):
-        return flat_layer_config(
-            self, super().get_config(), mode=self.mode
-        )
-
-    @classmethod
-    def argument_names(cls):
-        """Every constructor argument of the layer, its cell's included."""
-        return layer_argument_names(cls, MinRNNLayerBase)
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**checked_config(cls, config, cls.argument_names()))
-
-
-def _masked_outputs(mask, last_output, outputs, all_outputs, zero_for_mask):
-    """Keras's masking semantics for outputs, the same on both routes and
-    every backend: a masked step outputs zeros with `zero_output_for_mask`,
-    else repeats the previous output, and zeros before a row's first
-    unmasked step (the state there is still the initial one)."""
-    mask = ops.cast(mask, "bool")
-    keep = mask if zero_for_mask else ops.cumsum(ops.cast(mask, "int32"), 1) > 0
-    if all_outputs:
-        outputs = ops.where(keep[..., None], outputs, ops.zeros_like(outputs))
-    last_output = ops.where(
-        keep[:, -1:], last_output, ops.zeros_like(last_output)
-    )
-    return last_output, outputs
-
-
-def _cell_property(name):
-    return property(
-        lambda self: getattr(self.cell, name),
-        doc=f"The cell's `{name}` (read-only).",
-    )

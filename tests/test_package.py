@@ -23,10 +23,10 @@ def test_all_lists_exactly_the_public_classes():
         if isinstance(value, type) and not name.startswith("_")
     }
     # Four variants of 0.1.0, six of Greff et al.'s search space, the two
-    # minimal RNNs and sLSTM, a cell and a layer each; the two public bases,
-    # the error of an incomplete variant and the standard LSTM form; and the
-    # search_space, litert and migrate modules.
-    assert len(public) == 30
+    # minimal RNNs, sLSTM and mLSTM, a cell and a layer each; the two public
+    # bases, the error of an incomplete variant and the standard LSTM form;
+    # and the search_space, litert and migrate modules.
+    assert len(public) == 32
     modules = {"search_space", "litert", "migrate"}
     assert set(klv.__all__) == public | modules
     assert all(inspect.ismodule(getattr(klv, name)) for name in modules)

@@ -1,0 +1,590 @@
+r"""xLSTM's mLSTM (Beck et al. 2024): a matrix memory, parallel over time.
+
+`MLSTMCell` is one step of the recurrence, a Keras RNN cell for streaming
+and generation; `MLSTM` runs a whole sequence either by the stabilised
+parallel form (`mode="parallel"`, matrix products over time, as the
+official `parallel_stabilized_simple`) or by the cell's step in Keras's
+loop (`mode="step"`, as `recurrent_step_stabilized_simple`). The two forms
+compute the same thing (up to float rounding), initial state and masks
+included.
+"""
+
+import math
+
+import keras
+import numpy as np
+from keras import constraints
+from keras import initializers
+from keras import ops
+from keras import regularizers
+
+from keras_lstm_variants._cell import check_bool
+from keras_lstm_variants._cell import check_positive_int
+from keras_lstm_variants._cell import check_rate
+from keras_lstm_variants._cell import checked_config
+from keras_lstm_variants._cell import constructor_arguments
+from keras_lstm_variants._cell import serializable
+from keras_lstm_variants._keras_internal import DropoutRNNCell
+from keras_lstm_variants._parallel_rnn import ParallelRNNLayerBase
+from keras_lstm_variants._parallel_rnn import check_meaningful
+
+# The official code's epsilon, added to the normaliser max(|n^T q|, e^-m).
+EPSILON = 1e-6
+
+# mode="auto" runs the parallel form from this many steps on, the step loop
+# below it (None: never), per device and backend. On CPU, train and infer
+# steps measured by benchmarks/bench_mlstm.py at T = 128, 512, 2048
+# (benchmarks/results/mlstm/): JAX's compiled loop ties the parallel form
+# at T = 128 and is 2.3x (512) to 11x (2048) faster to train, as its T^2
+# work grows; PyTorch's eager loop is 16-30x slower than the parallel form
+# at T = 128 and 512. TensorFlow is not measured (its compiled loop is
+# taken to behave as JAX's, as for the minimal RNNs). On a GPU or TPU the
+# parallel form is the official code's training path.
+PARALLEL_FROM_STEPS = {
+    "cpu": {"jax": None, "tensorflow": None, "torch": 1},
+    "accelerator": {"jax": 1, "tensorflow": 1, "torch": 1},
+}
+
+# The log of a masked step's input gate: exp() of it is exactly 0, and it
+# stays finite, so that no gradient meets inf - inf.
+_LOG_ZERO = -1e30
+
+# The official initialisation of the gates' bias (`mLSTMCell.
+# reset_parameters`): the input gate's ~ N(0, 0.1), the forget gate's
+# linearly spaced from 3 to 6 over the heads.
+XLSTM_GATE_BIAS = "xlstm"
+
+_MEANINGLESS = {
+    "recurrent_dropout": "there is no recurrent matmul to drop from (q, k, "
+    "v and the gates read only x_t)",
+    "recurrent_initializer": "there is no recurrent kernel",
+    "recurrent_regularizer": "there is no recurrent kernel",
+    "recurrent_constraint": "there is no recurrent kernel",
+    "activation": "the memory is linear in v: there is no candidate "
+    "activation",
+    "recurrent_activation": "the gates are fixed by the stabilised form "
+    "(exponential input gate, sigmoid forget gate and output gate)",
+    "unit_forget_bias": "the forget gate's bias is "
+    "`gate_bias_initializer`'s ('xlstm': 3 ... 6 over the heads)",
+    "implementation": "there is one dropout mask, on the input",
+    "reset_after": "there is no reset gate",
+    "use_cudnn": "cuDNN has no mLSTM kernel",
+    "projection_units": "the output is h (put a Dense after the layer, as "
+    "the paper's block does)",
+    "projection_initializer": "there is no projection",
+    "projection_regularizer": "there is no projection",
+    "projection_constraint": "there is no projection",
+    "projection_clip": "there is no projection",
+    "cell_clip": "the memory is kept in range by the stabiliser m",
+    "cell_zoneout": "zoneout would make the memory's update non-linear, "
+    "which the parallel form cannot run",
+    "output_zoneout": "zoneout would make the memory's update non-linear, "
+    "which the parallel form cannot run",
+}
+
+
+def _initializer(name, identifier):
+    try:
+        return initializers.get(identifier)
+    except (ValueError, TypeError) as error:
+        raise ValueError(
+            f"Argument `{name}` must be a Keras initializer or its name. "
+            f"Received: {name}={identifier!r} ({error})."
+        ) from None
+
+
+def _wide_dtype(dtype):
+    """float32 for a half-precision dtype, else `dtype` itself."""
+    return "float32" if dtype in ("float16", "bfloat16") else dtype
+
+
+def log_sigmoid(x):
+    r"""$\log \sigma(x) = -\mathrm{softplus}(-x)$, finite for any x."""
+    return -ops.softplus(-x)
+
+
+def mlstm_step(q, k, v, i_pre, f_pre, C_tm1, n_tm1, m_tm1):
+    r"""One stabilised step, per head: the official
+    `recurrent_step_stabilized_simple`.
+
+    `q`, `k`, `v` are `(batch, heads, d)`, `i_pre`, `f_pre` and `m_tm1`
+    `(batch, heads)`, `C_tm1` `(batch, heads, d, d)` (key index, then value
+    index), `n_tm1` `(batch, heads, d)`. Returns $\tilde h_t$ and
+    $(C_t, n_t, m_t)$.
+    """
+    k = k / math.sqrt(ops.shape(k)[-1])
+    log_f = log_sigmoid(f_pre)
+    m = ops.maximum(log_f + m_tm1, i_pre)
+    f = ops.exp(log_f + m_tm1 - m)
+    i = ops.exp(i_pre - m)
+    C = (
+        f[..., None, None] * C_tm1
+        + i[..., None, None] * k[..., :, None] * v[..., None, :]
+    )
+    n = f[..., None] * n_tm1 + i[..., None] * k
+    h_numerator = ops.einsum("bhd,bhde->bhe", q, C)
+    qn = ops.sum(q * n, axis=-1)
+    h_denominator = ops.maximum(ops.abs(qn), ops.exp(-m)) + EPSILON
+    return h_numerator / h_denominator[..., None], (C, n, m)
+
+
+def mlstm_parallel(q, k, v, i_pre, log_f, C0, n0, m0):
+    r"""Every step at once, stabilised: the official
+    `parallel_stabilized_simple`, with an initial state.
+
+    `q`, `k`, `v` are `(batch, heads, T, d)`; `i_pre` and `log_f`
+    $= \log \sigma(\tilde f)$ `(batch, heads, T)`; `C0`, `n0`, `m0` the
+    initial state as in `mlstm_step`. With $F_t = \sum_{r \le t} \log f_r$,
+
+    $$
+    \log D_{ts} = F_t - F_s + \tilde i_s \ (s \le t), \qquad
+    \log D_{t0} = F_t + m_0, \qquad
+    m_t = \max(\log D_{t0}, \max_s \log D_{ts})
+    $$
+
+    and with $D$ scaled by $e^{-m_t}$, $h$'s numerator is
+    $D_{t0} q_t^\top C_0 + \sum_s D_{ts} (q_t^\top k_s) v_s$ and
+    $n_t^\top q_t = D_{t0} q_t^\top n_0 + \sum_s D_{ts} q_t^\top k_s$.
+    The column of the initial state makes $m_t$ the recurrent form's
+    exactly, so both forms divide by the same normaliser (the official
+    parallel form, which has no initial state, takes the maximum over the
+    steps alone; the two differ only in where the epsilon is added).
+    Returns $\tilde h$, `(batch, heads, T, d)`, and the last $(C, n, m)$.
+    """
+    d = ops.shape(k)[-1]
+    k = k / math.sqrt(d)
+    steps = ops.shape(q)[2]
+    t = ops.arange(steps)
+    causal = t[:, None] >= t[None, :]
+    F = ops.cumsum(log_f, axis=-1)
+    log_D = F[..., :, None] - F[..., None, :] + i_pre[..., None, :]
+    log_D = ops.where(causal, log_D, _LOG_ZERO)
+    log_D0 = F + m0[..., None]
+    m = ops.maximum(ops.max(log_D, axis=-1), log_D0)
+    D = ops.exp(log_D - m[..., None])
+    D0 = ops.exp(log_D0 - m)
+    scores = ops.einsum("bhtd,bhsd->bhts", q, k) * D
+    h_numerator = ops.matmul(scores, v) + D0[..., None] * ops.einsum(
+        "bhtd,bhde->bhte", q, C0
+    )
+    qn = ops.sum(scores, axis=-1) + D0 * ops.einsum("bhtd,bhd->bht", q, n0)
+    h_denominator = ops.maximum(ops.abs(qn), ops.exp(-m)) + EPSILON
+    h = h_numerator / h_denominator[..., None]
+    D_last, D0_last = D[..., -1, :], D0[..., -1]
+    C = D0_last[..., None, None] * C0 + ops.einsum(
+        "bhs,bhsd,bhse->bhde", D_last, k, v
+    )
+    n = D0_last[..., None] * n0 + ops.einsum("bhs,bhsd->bhd", D_last, k)
+    return h, (C, n, m[..., -1])
+
+
+@serializable
+class MLSTMCell(keras.Layer, DropoutRNNCell):
+    r"""Cell of xLSTM's mLSTM: a matrix memory per head, exponential gating.
+
+    Per head (of `num_heads`, each of size $d$ = `units / num_heads`), from
+    the input alone (there is no recurrent kernel):
+
+    $$
+    \begin{aligned}
+    [q_t, k_t, v_t, \tilde o_t] &= x_t W + b, \qquad
+    [\tilde i_t, \tilde f_t] = x_t W_g + b_g \\
+    m_t &= \max(\log \sigma(\tilde f_t) + m_{t-1},\ \tilde i_t) \\
+    i_t &= e^{\tilde i_t - m_t}, \qquad
+    f_t = e^{\log \sigma(\tilde f_t) + m_{t-1} - m_t} \\
+    C_t &= f_t C_{t-1} + i_t\, \tfrac{k_t}{\sqrt d} v_t^\top, \qquad
+    n_t = f_t n_{t-1} + i_t\, \tfrac{k_t}{\sqrt d} \\
+    h_t &= \sigma(\tilde o_t) \odot
+        \frac{C_t^\top q_t}{\max(|n_t^\top q_t|,\ e^{-m_t}) + \epsilon}
+    \end{aligned}
+    $$
+
+    with $\epsilon = 10^{-6}$: the official `recurrent_step_stabilized_simple`
+    (which this step equals), then the paper's output gate. The stabiliser
+    $m$ cancels out of $h$ (up to $\epsilon$); it keeps the exponentials in
+    range. The state is `[C, n, m]`, flat for Keras: `C` of shape
+    `(batch, units * d)` (reshaped `(batch, heads, d, d)`, key index then
+    value index, the official `c_state`), `n` `(batch, units)` (the
+    official `n_state`, `(batch, heads, d)`), `m` `(batch, heads)`.
+
+    Weights, in `get_weights()` order: `kernel` $W$ `(features, 4 units)`,
+    blocks $q, k, v, o$, each block's columns head by head; `bias` $b$
+    `(4 units,)` if `use_bias`; `gate_kernel` $W_g$ `(features, 2 heads)`
+    and `gate_bias` $b_g$ `(2 heads,)`, blocks $i, f$ (one column per
+    head). The gates always have a bias, as the official ones.
+
+    Differences from the official code (`xlstm` 2.0.6): its `mLSTMCell`
+    takes q, k, v as inputs (its block makes them with an up-projection, a
+    causal convolution and head-wise projections) and computes the gates
+    from `concat(q, k, v)`; this cell is the paper's plain mLSTM, which
+    makes q, k, v and the gates from $x_t$ (for q, k, v made linearly from
+    x the two are the same map: $W_g$ = `[W_q W_k W_v] @ igate.weight.T`).
+    Its cell normalises $\tilde h$ per head (`MultiHeadLayerNorm`) and its
+    block gates it with SiLU of a second branch; this cell applies the
+    paper's output gate $\sigma(\tilde o_t)$ instead, and has no norm (put
+    a `LayerNormalization` after the layer if wanted). The gates'
+    initialisation is the official one by default (`gate_kernel` zeros,
+    `gate_bias_initializer="xlstm"`); q, k, v and o take Keras's
+    (`glorot_uniform`, zero bias) rather than the block's "small init".
+
+    Args:
+        units: Positive integer, dimensionality of the output and of q, k,
+            v (all heads together).
+        num_heads: Positive integer dividing `units`, the number of heads.
+            Defaults to `4` (the official default).
+        use_bias: Whether q, k, v and o have a bias. Defaults to `True`.
+        kernel_initializer: Initializer of `kernel`. Defaults to
+            `"glorot_uniform"`.
+        bias_initializer: Initializer of `bias`. Defaults to `"zeros"`.
+        gate_kernel_initializer: Initializer of `gate_kernel`. Defaults to
+            `"zeros"` (the official).
+        gate_bias_initializer: `"xlstm"`, the official initialisation (the
+            input gate's bias $\sim N(0, 0.1)$, the forget gate's linearly
+            spaced from 3 to 6 over the heads), or a Keras initializer of
+            all of `gate_bias`. Defaults to `"xlstm"`.
+        kernel_regularizer: Regularizer of `kernel` and `gate_kernel`.
+            Defaults to `None`.
+        bias_regularizer: Regularizer of `bias` and `gate_bias`. Defaults
+            to `None`.
+        kernel_constraint: Constraint on `kernel` and `gate_kernel`.
+            Defaults to `None`.
+        bias_constraint: Constraint on `bias` and `gate_bias`. Defaults to
+            `None`.
+        dropout: Float in [0, 1], the fraction of input units dropped (one
+            mask per sequence, as Keras's cells). Defaults to `0.0`.
+        seed: Seed of the dropout mask and of the `"xlstm"` bias draw.
+            Defaults to `None`.
+        **kwargs: Base layer arguments. Arguments of `keras.layers.LSTMCell`
+            with no meaning here (`recurrent_dropout`, `activation`,
+            `unit_forget_bias`, ...) raise a `ValueError` that names them.
+
+    Call arguments:
+        - `inputs`: Tensor of shape `(batch, features)`.
+        - `states`: List `[C, n, m]`, of shapes `(batch, units * d)`,
+          `(batch, units)`, `(batch, heads)`.
+        - `training`: Whether dropout is applied.
+
+    Examples:
+        >>> import numpy as np, keras
+        >>> from keras_lstm_variants import MLSTMCell
+        >>> cell = MLSTMCell(8, num_heads=2)
+        >>> tuple(keras.layers.RNN(cell)(np.ones((2, 10, 3), "float32")).shape)
+        (2, 8)
+        >>> [tuple(w.shape) for w in cell.weights]
+        [(3, 32), (32,), (3, 4), (4,)]
+        >>> cell.state_size
+        [32, 8, 2]
+
+    References:
+        - Beck, Pöppel, Spanring, Auer, Prudnikova, Kopp, Klambauer,
+          Brandstetter & Hochreiter, "xLSTM: Extended Long Short-Term
+          Memory", NeurIPS 2024, arXiv:2405.04517.
+    """
+
+    state_names = ("C", "n", "m")
+    output_is_first_state = False
+
+    def __init__(
+        self,
+        units,
+        num_heads=4,
+        use_bias=True,
+        kernel_initializer="glorot_uniform",
+        bias_initializer="zeros",
+        gate_kernel_initializer="zeros",
+        gate_bias_initializer=XLSTM_GATE_BIAS,
+        kernel_regularizer=None,
+        bias_regularizer=None,
+        kernel_constraint=None,
+        bias_constraint=None,
+        dropout=0.0,
+        seed=None,
+        **kwargs,
+    ):
+        check_meaningful(type(self), kwargs, _MEANINGLESS)
+        units = check_positive_int("units", units)
+        num_heads = check_positive_int("num_heads", num_heads)
+        if units % num_heads:
+            raise ValueError(
+                "Argument `units` must be divisible by `num_heads` (each "
+                f"head has units / num_heads units). Received: "
+                f"units={units}, num_heads={num_heads}."
+            )
+        dropout = check_rate("dropout", dropout)
+        super().__init__(**kwargs)
+        self.units = units
+        self.num_heads = num_heads
+        self.head_size = units // num_heads
+        self.use_bias = check_bool("use_bias", use_bias)
+        self.kernel_initializer = _initializer(
+            "kernel_initializer", kernel_initializer
+        )
+        self.bias_initializer = _initializer(
+            "bias_initializer", bias_initializer
+        )
+        self.gate_kernel_initializer = _initializer(
+            "gate_kernel_initializer", gate_kernel_initializer
+        )
+        if gate_bias_initializer == XLSTM_GATE_BIAS:
+            self.gate_bias_initializer = XLSTM_GATE_BIAS
+            self._input_gate_bias = initializers.RandomNormal(
+                stddev=0.1, seed=seed
+            )
+        else:
+            self.gate_bias_initializer = _initializer(
+                "gate_bias_initializer", gate_bias_initializer
+            )
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
+        self.kernel_constraint = constraints.get(kernel_constraint)
+        self.bias_constraint = constraints.get(bias_constraint)
+        self.dropout = dropout
+        self.recurrent_dropout = 0.0  # read by Keras's DropoutRNNCell
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed=seed)
+        self.state_size = [units * self.head_size, units, num_heads]
+        self.output_size = units
+
+    @classmethod
+    def argument_names(cls):
+        """Every constructor argument of the cell."""
+        return constructor_arguments(cls, MLSTMCell)
+
+    @classmethod
+    def from_config(cls, config):
+        checked_config(cls, config, cls.argument_names())
+        return super().from_config(config)
+
+    def build(self, input_shape):
+        if len(input_shape) < 2 or input_shape[-1] is None:
+            raise ValueError(
+                f"{type(self).__name__} expects `inputs` of shape "
+                "(batch, features) with a known number of features. "
+                f"Received: inputs.shape={tuple(input_shape)}."
+            )
+        features = input_shape[-1]
+        self.kernel = self.add_weight(
+            shape=(features, 4 * self.units),
+            name="kernel",
+            initializer=self.kernel_initializer,
+            regularizer=self.kernel_regularizer,
+            constraint=self.kernel_constraint,
+        )
+        self.bias = None
+        if self.use_bias:
+            self.bias = self.add_weight(
+                shape=(4 * self.units,),
+                name="bias",
+                initializer=self.bias_initializer,
+                regularizer=self.bias_regularizer,
+                constraint=self.bias_constraint,
+            )
+        self.gate_kernel = self.add_weight(
+            shape=(features, 2 * self.num_heads),
+            name="gate_kernel",
+            initializer=self.gate_kernel_initializer,
+            regularizer=self.kernel_regularizer,
+            constraint=self.kernel_constraint,
+        )
+        self.gate_bias = self.add_weight(
+            shape=(2 * self.num_heads,),
+            name="gate_bias",
+            initializer=(
+                self._xlstm_gate_bias
+                if self.gate_bias_initializer == XLSTM_GATE_BIAS
+                else self.gate_bias_initializer
+            ),
+            regularizer=self.bias_regularizer,
+            constraint=self.bias_constraint,
+        )
+
+    def _xlstm_gate_bias(self, shape, dtype=None):
+        heads = self.num_heads
+        input_gate = self._input_gate_bias((heads,), dtype=dtype)
+        forget_gate = np.linspace(3.0, 6.0, heads)
+        return ops.concatenate([input_gate, ops.cast(forget_gate, dtype)])
+
+    def projections(self, x):
+        """q, k, v, the output gate's and the gates' pre-activations from
+        `x` (`(..., features)`), a dict by name, in float32 (or the variable
+        dtype, if wider) whatever the compute dtype."""
+        z = ops.matmul(x, self.kernel)
+        if self.use_bias:
+            z = z + self.bias
+        g = ops.matmul(x, self.gate_kernel) + self.gate_bias
+        dtype = _wide_dtype(self.variable_dtype)
+        q, k, v, o = ops.split(ops.cast(z, dtype), 4, axis=-1)
+        i, f = ops.split(ops.cast(g, dtype), 2, axis=-1)
+        return {"q": q, "k": k, "v": v, "o": o, "i": i, "f": f}
+
+    def heads(self, x):
+        """`(..., units)` as `(..., heads, d)`."""
+        return ops.reshape(
+            x, (*ops.shape(x)[:-1], self.num_heads, self.head_size)
+        )
+
+    def call(self, inputs, states, training=False):
+        if training and 0.0 < self.dropout < 1.0:
+            inputs = inputs * self.get_dropout_mask(inputs)
+        z = self.projections(inputs)
+        dtype = z["q"].dtype
+        C_tm1, n_tm1, m_tm1 = (ops.cast(s, dtype) for s in states)
+        d = self.head_size
+        h, (C, n, m) = mlstm_step(
+            self.heads(z["q"]), self.heads(z["k"]), self.heads(z["v"]),
+            z["i"], z["f"],
+            ops.reshape(C_tm1, (-1, self.num_heads, d, d)),
+            self.heads(n_tm1),
+            m_tm1,
+        )
+        h = ops.sigmoid(z["o"]) * ops.reshape(h, (-1, self.units))
+        states = [
+            ops.reshape(C, (-1, self.units * d)),
+            ops.reshape(n, (-1, self.units)),
+            m,
+        ]
+        h = ops.cast(h, self.compute_dtype)
+        return h, [ops.cast(s, self.compute_dtype) for s in states]
+
+    def get_initial_state(self, batch_size=None):
+        return [
+            ops.zeros((batch_size, size), dtype=self.compute_dtype)
+            for size in self.state_size
+        ]
+
+    def get_config(self):
+        gate_bias_initializer = self.gate_bias_initializer
+        if gate_bias_initializer != XLSTM_GATE_BIAS:
+            gate_bias_initializer = initializers.serialize(
+                gate_bias_initializer
+            )
+        return {
+            **super().get_config(),
+            "units": self.units,
+            "num_heads": self.num_heads,
+            "use_bias": self.use_bias,
+            "kernel_initializer": initializers.serialize(
+                self.kernel_initializer
+            ),
+            "bias_initializer": initializers.serialize(self.bias_initializer),
+            "gate_kernel_initializer": initializers.serialize(
+                self.gate_kernel_initializer
+            ),
+            "gate_bias_initializer": gate_bias_initializer,
+            "kernel_regularizer": regularizers.serialize(
+                self.kernel_regularizer
+            ),
+            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
+            "kernel_constraint": constraints.serialize(self.kernel_constraint),
+            "bias_constraint": constraints.serialize(self.bias_constraint),
+            "dropout": self.dropout,
+            "seed": self.seed,
+        }
+
+
+@serializable
+class MLSTM(ParallelRNNLayerBase):
+    r"""xLSTM's mLSTM layer: trained in parallel over time, run step by step.
+
+    A `keras.layers.RNN` over `MLSTMCell` that runs a sequence either by
+    the stabilised parallel form (`mode="parallel"`: the gate decay matrix
+    $D$ of every pair of steps, then two matrix products per head, as the
+    official `parallel_stabilized_simple`; time and memory grow as $T^2$)
+    or by the cell's step in Keras's loop (`mode="step"`); both compute
+    the same outputs and final states, from any initial state, masks
+    included. `mode="auto"` picks the one measured faster for the sequence
+    length on the backend (`keras_lstm_variants.mlstm.PARALLEL_FROM_STEPS`:
+    on CPU the step loop on JAX and TensorFlow, the parallel form on
+    PyTorch; on a GPU the parallel form). For generation,
+    run the prompt with `return_state=True`, then continue from its states
+    (`initial_state`, or the cell one step at a time).
+
+    Args:
+        units: Positive integer, dimensionality of the output.
+        mode: `"auto"`, `"parallel"` or `"step"`. Defaults to `"auto"`.
+        **kwargs: Every argument of `MLSTMCell` (`num_heads`, the
+            initializers, ...), and of `keras.layers.RNN`:
+            `return_sequences`, `return_state`, `go_backwards`, `stateful`,
+            `unroll` (the step loop only), `zero_output_for_mask`,
+            `activity_regularizer`, and the base layer arguments.
+
+    Call arguments:
+        - `inputs`: Tensor of shape `(batch, timesteps, features)`.
+        - `mask`: Boolean tensor `(batch, timesteps)`: a masked step keeps
+          the state (in the parallel form, $f_t = 1$, $i_t = 0$) and
+          repeats the previous output.
+        - `training`: Whether dropout is applied.
+        - `initial_state`: `[C, n, m]`, as the cell's states.
+
+    Examples:
+        >>> import numpy as np
+        >>> from keras_lstm_variants import MLSTM
+        >>> x = np.ones((2, 100, 3), "float32")
+        >>> layer = MLSTM(8, num_heads=2, return_sequences=True,
+        ...               return_state=True)
+        >>> h, C, n, m = layer(x)
+        >>> tuple(h.shape), tuple(C.shape), tuple(n.shape), tuple(m.shape)
+        ((2, 100, 8), (2, 32), (2, 8), (2, 2))
+        >>> h2, *_ = layer(x[:, :10], initial_state=[C, n, m])
+
+    References:
+        - Beck, Pöppel, Spanring, Auer, Prudnikova, Kopp, Klambauer,
+          Brandstetter & Hochreiter, "xLSTM: Extended Long Short-Term
+          Memory", NeurIPS 2024, arXiv:2405.04517.
+    """
+
+    cell_class = MLSTMCell
+    parallel_mode = "parallel"
+    parallel_description = "the stabilised parallel form"
+    parallel_from_steps = PARALLEL_FROM_STEPS
+    meaningless = _MEANINGLESS
+
+    def parallel(self, sequences, initial_state, mask, training):
+        cell = self.cell
+        if training and 0.0 < cell.dropout < 1.0:
+            dropout_mask = cell.get_dropout_mask(sequences[:, 0, :])
+            sequences = sequences * ops.expand_dims(dropout_mask, 1)
+        z = cell.projections(sequences)
+        dtype = z["q"].dtype
+        d, heads = cell.head_size, cell.num_heads
+        C0, n0, m0 = (ops.cast(s, dtype) for s in initial_state)
+
+        def by_head(x):  # (batch, T, units) -> (batch, heads, T, d)
+            return ops.transpose(cell.heads(x), (0, 2, 1, 3))
+
+        i_pre = ops.transpose(z["i"], (0, 2, 1))
+        log_f = ops.transpose(log_sigmoid(z["f"]), (0, 2, 1))
+        if mask is not None:
+            step_on = ops.expand_dims(ops.cast(mask, "bool"), 1)
+            i_pre = ops.where(step_on, i_pre, _LOG_ZERO)
+            log_f = ops.where(step_on, log_f, 0.0)
+        h, (C, n, m) = mlstm_parallel(
+            by_head(z["q"]), by_head(z["k"]), by_head(z["v"]), i_pre, log_f,
+            ops.reshape(C0, (-1, heads, d, d)), cell.heads(n0), m0,
+        )
+        h = ops.reshape(
+            ops.transpose(h, (0, 2, 1, 3)), ops.shape(z["o"])
+        )
+        h = ops.sigmoid(z["o"]) * h
+        if mask is not None:
+            h = _repeat_last_unmasked(h, mask)
+        h = ops.cast(h, cell.compute_dtype)
+        states = [
+            ops.reshape(C, (-1, cell.units * d)),
+            ops.reshape(n, (-1, cell.units)),
+            m,
+        ]
+        return h[:, -1], h, [ops.cast(s, cell.compute_dtype) for s in states]
+
+
+def _repeat_last_unmasked(outputs, mask):
+    """`outputs` with each masked step's replaced by the last unmasked
+    step's before it (the step loop's output there), by index."""
+    steps = ops.shape(outputs)[1]
+    t = ops.arange(steps)
+    causal = t[:, None] >= t[None, :]
+    unmasked_at = ops.where(ops.cast(mask, "bool"), t[None, :], 0)
+    last = ops.max(
+        ops.where(causal[None], unmasked_at[:, None, :], 0), axis=-1
+    )
+    return ops.take_along_axis(outputs, last[..., None], axis=1)
