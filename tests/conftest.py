@@ -231,6 +231,18 @@ def _clear_session():
     keras.backend.clear_session(free_memory=False)
 
 
+BACKENDS = ("tensorflow", "jax", "torch")
+
+
+def one_per_backend(cases, shift=0):
+    """The case of `cases` this backend runs: a pairwise design, where each
+    backend runs a different case and the suite, over its three backends,
+    runs them all (with `shift`, another test gets another rotation)."""
+    cases = list(cases)
+    index = BACKENDS.index(keras.backend.backend()) + shift
+    return [cases[index % len(cases)]]
+
+
 def assert_close(actual, expected, tol=1e-5):
     np.testing.assert_allclose(
         to_numpy(actual), to_numpy(expected), rtol=tol, atol=tol

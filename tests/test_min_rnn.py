@@ -13,6 +13,7 @@ import pytest
 import reference
 from conftest import assert_close
 from conftest import input_gradient
+from conftest import one_per_backend
 from conftest import to_numpy
 
 import keras_lstm_variants as klv
@@ -28,9 +29,8 @@ MIN_RNNS = {
 }
 
 
-@pytest.fixture(params=list(MIN_RNNS), ids=list(MIN_RNNS))
-def min_rnn(request):
-    return MIN_RNNS[request.param]
+# The long-sequence checks cost ~10-25 s a variant on JAX: each backend runs
+# one variant (a different one for each check), the three backends all.
 
 
 def _weights(rng, dim, units, gates, scale=0.5):
@@ -55,8 +55,9 @@ def _pair(layer_class, kwargs, weights, dim, **options):
     return layers
 
 
-def test_scan_and_step_equal_the_reference(min_rnn, rng):
-    layer_class, kwargs, step, gates = min_rnn
+@pytest.mark.parametrize("name", one_per_backend(MIN_RNNS))
+def test_scan_and_step_equal_the_reference(name, rng):
+    layer_class, kwargs, step, gates = MIN_RNNS[name]
     dim, units, steps = 3, 4, 4096
     weights = _weights(rng, dim, units, gates)
     x = rng.normal(size=(2, steps, dim)).astype("float32")
@@ -73,12 +74,13 @@ def test_scan_and_step_equal_the_reference(min_rnn, rng):
     assert_close(outputs, expected[:, :512], tol=2e-5)
 
 
+@pytest.mark.parametrize("name", one_per_backend(MIN_RNNS, shift=1))
 def test_the_scan_stays_finite_and_exact_with_large_preactivations(
-    min_rnn, rng
+    name, rng
 ):
     # Pre-activations of +-1e3..1e4: the sigmoids saturate and log a, log b
     # reach -1e4, where the sequential recurrence is still finite.
-    layer_class, kwargs, step, gates = min_rnn
+    layer_class, kwargs, step, gates = MIN_RNNS[name]
     dim, units = 3, 4
     weights = _weights(rng, dim, units, gates, scale=300.0)
     x = rng.normal(size=(2, 64, dim)).astype("float32") * 10.0
