@@ -1,9 +1,10 @@
 """The variants on real sequences, offline: a reproducible comparison.
 
 Trains every variant of the package (the four layers, Greff et al.'s search
-space, and the minimal RNNs MinLSTM and MinGRU) on real data that ships inside Python packages, with several
-seeds, on the same budget (units, optimizer, learning rate, epochs, batch
-size), and reports the test accuracy (mean and spread over seeds), the
+space, and the minimal RNNs MinLSTM and MinGRU) on real data that ships
+inside Python packages and on one generated sequence-to-sequence task, with
+several seeds, on the same budget (units, optimizer, learning rate, epochs,
+batch size), and reports the test accuracy (mean and spread over seeds), the
 parameter count and the training time:
 
 - `digits`: scikit-learn's `load_digits`, 1,797 real handwritten digits of
@@ -16,10 +17,21 @@ parameter count and the training time:
 - `mnist1d`: the `mnist1d` package's generator (Greydanus 2020, the
   default arguments, no download): 4,000 training and 1,000 test sequences
   of 40 steps.
+- `reverse`: sequence to sequence, generated here: strings of 8 random
+  digits (one-hot) to the same digits in reverse order, 10,000 training and
+  1,000 test strings. An encoder layer reads the string, `RepeatVector`
+  hands its last output to a decoder layer that writes 8 digits: the cell
+  must store every item before it can write any. Scored by the accuracy
+  per digit.
+
+The coupled variants (CoupledLSTM, CIFG) and NIG, whose input gate is not
+free to start at sigma(0) = 0.5, run twice: with the forget-gate bias
+initialised to 1 (`unit_forget_bias=True`) and to 0.
 
     python examples/variant_study.py --backend jax --output study
     python examples/variant_study.py --quick      # seconds: a smoke test
     python examples/variant_study.py --variants MinLSTM MinGRU --output new
+    python examples/variant_study.py --tasks reverse --output s2s
     python examples/variant_study.py --combine study new --output study
 
 Writes `<output>/results.json` (every run, with versions and arguments),
@@ -38,42 +50,59 @@ import time
 import _common
 import numpy as np
 
-TASKS = ("digits", "japanese_vowels", "mnist1d")
-# Display name -> how to build the layer: a search-space name, or a class of
-# the package with its arguments. V = PeepholeLSTM, NP = LSTM, CIFG =
+TASKS = ("digits", "japanese_vowels", "mnist1d", "reverse")
+# The tasks whose targets are sequences: an encoder-decoder, not a
+# classifier of the last output.
+SEQUENCE_TO_SEQUENCE = ("reverse",)
+# Display name -> how to build the layer: a search-space name or a class of
+# the package, and arguments. V = PeepholeLSTM, NP = LSTM, CIFG =
 # CoupledLSTM with peepholes, as in Greff et al.
 VARIANTS = {
-    "LSTM (NP)": ("search_space", "NP"),
-    "PeepholeLSTM (V)": ("search_space", "V"),
-    "CoupledLSTM": ("CoupledLSTM", {}),
-    "CoupledLSTM+peepholes (CIFG)": ("search_space", "CIFG"),
-    "LayerNormLSTM": ("LayerNormLSTM", {}),
-    "NIG": ("search_space", "NIG"),
-    "NFG": ("search_space", "NFG"),
-    "NOG": ("search_space", "NOG"),
-    "NIAF": ("search_space", "NIAF"),
-    "NOAF": ("search_space", "NOAF"),
-    "FGR": ("search_space", "FGR"),
+    "LSTM (NP)": ("search_space", "NP", {}),
+    "PeepholeLSTM (V)": ("search_space", "V", {}),
+    "CoupledLSTM (forget bias 1)": (
+        "CoupledLSTM", None, {"unit_forget_bias": True}),
+    "CoupledLSTM (forget bias 0)": (
+        "CoupledLSTM", None, {"unit_forget_bias": False}),
+    "CIFG (forget bias 1)": (
+        "search_space", "CIFG", {"unit_forget_bias": True}),
+    "CIFG (forget bias 0)": (
+        "search_space", "CIFG", {"unit_forget_bias": False}),
+    "LayerNormLSTM": ("LayerNormLSTM", None, {}),
+    "NIG (forget bias 1)": ("search_space", "NIG", {"unit_forget_bias": True}),
+    "NIG (forget bias 0)": (
+        "search_space", "NIG", {"unit_forget_bias": False}),
+    "NFG": ("search_space", "NFG", {}),
+    "NOG": ("search_space", "NOG", {}),
+    "NIAF": ("search_space", "NIAF", {}),
+    "NOAF": ("search_space", "NOAF", {}),
+    "FGR": ("search_space", "FGR", {}),
     # Feng et al.'s minimal RNNs: gates that read only x_t, trained by a
     # parallel scan over time (mode="auto").
-    "MinLSTM": ("MinLSTM", {}),
-    "MinGRU": ("MinGRU", {}),
+    "MinLSTM": ("MinLSTM", None, {}),
+    "MinGRU": ("MinGRU", None, {}),
 }
 # Other names a reader may use for a variant: the class, the search-space
-# name.
+# name; a class alone means its default forget-gate bias (DEFAULT_FORGET_BIAS).
+DEFAULT_FORGET_BIAS = {"CoupledLSTM": 1, "CIFG": 1, "NIG": 1}
 ALIASES = {
     "LSTM": "LSTM (NP)", "NP": "LSTM (NP)",
     "PeepholeLSTM": "PeepholeLSTM (V)", "V": "PeepholeLSTM (V)",
-    "CIFG": "CoupledLSTM+peepholes (CIFG)",
-    "NoInputGateLSTM": "NIG", "NoForgetGateLSTM": "NFG",
+    "CoupledLSTM": f"CoupledLSTM (forget bias {DEFAULT_FORGET_BIAS['CoupledLSTM']})",
+    "CIFG": f"CIFG (forget bias {DEFAULT_FORGET_BIAS['CIFG']})",
+    "NIG": f"NIG (forget bias {DEFAULT_FORGET_BIAS['NIG']})",
+    "NoInputGateLSTM": f"NIG (forget bias {DEFAULT_FORGET_BIAS['NIG']})",
+    "NoForgetGateLSTM": "NFG",
     "NoOutputGateLSTM": "NOG", "NoInputActivationLSTM": "NIAF",
     "NoOutputActivationLSTM": "NOAF", "FullGateRecurrenceLSTM": "FGR",
 }
 # The packages each task's data comes from (module names).
 TASK_MODULES = {"digits": "sklearn", "japanese_vowels": "sktime",
-                "mnist1d": "mnist1d"}
+                "mnist1d": "mnist1d", "reverse": None}
 # Epochs per task: the same for every variant (the budget).
-EPOCHS = {"digits": 30, "japanese_vowels": 40, "mnist1d": 30}
+EPOCHS = {"digits": 30, "japanese_vowels": 40, "mnist1d": 30, "reverse": 25}
+# The reversal task: string length, training and test strings.
+REVERSE_LENGTH, REVERSE_TRAIN, REVERSE_TEST = 8, 10_000, 1_000
 # Published test accuracies on the same data, for comparison.
 PUBLISHED = {
     "mnist1d": "logistic regression 32%, MLP 68%, CNN 94%, GRU 91%, human "
@@ -160,6 +189,10 @@ def load_task(name, quick=False):
         x_test = data["x_test"][..., None].astype("float32")
         y_train, y_test = data["y"], data["y_test"]
         classes = 10
+    elif name == "reverse":
+        x_train, y_train, x_test, y_test = reversal_strings(
+            REVERSE_TRAIN, REVERSE_TEST, REVERSE_LENGTH)
+        classes = 10
     else:
         raise ValueError(f"Argument `task` must be one of {TASKS}. "
                          f"Received: task={name!r}.")
@@ -169,13 +202,44 @@ def load_task(name, quick=False):
     return x_train, np.asarray(y_train), x_test, np.asarray(y_test), classes
 
 
-def build_layer(variant, units):
+def reversal_strings(train, test, length, seed=0):
+    """`(x_train, y_train, x_test, y_test)`: random digit strings one-hot,
+    x of shape `(N, length, 10)`, and the digits reversed, y of shape
+    `(N, length)`; the same strings for every seed of the study."""
+    digits = np.random.default_rng(seed).integers(
+        0, 10, size=(train + test, length))
+    x = np.eye(10, dtype="float32")[digits]
+    y = digits[:, ::-1].copy()
+    return x[:train], y[:train], x[train:], y[train:]
+
+
+def build_layer(variant, units, **arguments):
     import keras_lstm_variants as klv
 
-    kind, what = VARIANTS[variant]
+    kind, name, own = VARIANTS[variant]
     if kind == "search_space":
-        return klv.search_space.layer(what, units)
-    return getattr(klv, kind)(units, **what)
+        return klv.search_space.layer(name, units, **own, **arguments)
+    return getattr(klv, kind)(units, **own, **arguments)
+
+
+def build_model(task, variant, units, input_shape, classes):
+    """A classifier of the layer's last output (`Masking` first: padded
+    steps are all zeros); for a sequence-to-sequence task, an encoder and a
+    decoder of the same variant, joined by `RepeatVector`."""
+    import keras
+
+    if task in SEQUENCE_TO_SEQUENCE:
+        layers = [
+            build_layer(variant, units),
+            keras.layers.RepeatVector(input_shape[0]),
+            build_layer(variant, units, return_sequences=True),
+        ]
+    else:
+        layers = [keras.layers.Masking(0.0), build_layer(variant, units)]
+    return keras.Sequential([
+        keras.Input(input_shape), *layers,
+        keras.layers.Dense(classes, activation="softmax"),
+    ])
 
 
 def run_one(task, data, variant, seed, args):
@@ -183,12 +247,7 @@ def run_one(task, data, variant, seed, args):
 
     x_train, y_train, x_test, y_test, classes = data
     keras.utils.set_random_seed(seed)
-    model = keras.Sequential([
-        keras.Input(x_train.shape[1:]),
-        keras.layers.Masking(0.0),
-        build_layer(variant, args.units),
-        keras.layers.Dense(classes, activation="softmax"),
-    ])
+    model = build_model(task, variant, args.units, x_train.shape[1:], classes)
     model.compile(keras.optimizers.Adam(args.learning_rate),
                   "sparse_categorical_crossentropy", metrics=["accuracy"])
     epochs = args.epochs or EPOCHS[task]
@@ -224,6 +283,8 @@ def summary(runs, tasks, variants):
                 f" | {rows[0]['parameters']} | "
                 f"{statistics.mean(r['train_seconds'] for r in rows):.0f} |"
             )
+        if task in SEQUENCE_TO_SEQUENCE:
+            lines += ["", "Test accuracy: per digit of the decoded strings."]
         if task in PUBLISHED:
             lines += ["", f"Published: {PUBLISHED[task]}."]
         lines.append("")
@@ -293,13 +354,14 @@ def main(argv=None):
     if not args.combine:  # the data of every task, before any training
         _common.require(
             "--tasks " + " ".join(args.tasks),
-            *dict.fromkeys(TASK_MODULES[t] for t in args.tasks),
+            *dict.fromkeys(TASK_MODULES[t] for t in args.tasks
+                           if TASK_MODULES[t]),
         )
     if args.dtw_baseline:
         output = pathlib.Path(args.output)
         output.mkdir(parents=True, exist_ok=True)
         baseline = {}
-        for task in args.tasks:
+        for task in (t for t in args.tasks if t not in SEQUENCE_TO_SEQUENCE):
             x_train, y_train, x_test, y_test, _ = load_task(task, args.quick)
             baseline[task] = dtw_nearest_neighbour_accuracy(
                 x_train, y_train, x_test, y_test
@@ -316,8 +378,13 @@ def main(argv=None):
     output.mkdir(parents=True, exist_ok=True)
     runs, commands, arguments = [], [], []
     for folder in args.combine or []:
+        # A later folder's run replaces an earlier one of the same task,
+        # variant and seed; variants no longer in the study are left out.
         part = json.loads((folder / "results.json").read_text())
-        runs += part["runs"]
+        keys = {(r["task"], r["variant"], r["seed"]) for r in part["runs"]}
+        runs = [r for r in runs
+                if (r["task"], r["variant"], r["seed"]) not in keys]
+        runs += [r for r in part["runs"] if r["variant"] in VARIANTS]
         commands.append(part["command"])
         arguments.append(part["arguments"])
     if args.combine:

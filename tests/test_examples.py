@@ -119,9 +119,26 @@ def test_study_takes_class_and_search_space_names():
     args = study.parse_args(["--variants", "LSTM", "PeepholeLSTM", "CIFG",
                              "NoInputGateLSTM", "FGR", "LayerNormLSTM"])
     assert args.variants == [
-        "LSTM (NP)", "PeepholeLSTM (V)", "CoupledLSTM+peepholes (CIFG)",
-        "NIG", "FGR", "LayerNormLSTM",
+        "LSTM (NP)", "PeepholeLSTM (V)", "CIFG (forget bias 1)",
+        "NIG (forget bias 1)", "FGR", "LayerNormLSTM",
     ]
+
+
+def test_study_class_names_mean_the_class_defaults():
+    """`CoupledLSTM`, `CIFG`, `NIG` name the rows of their default forget
+    bias, and each row builds the layer it names."""
+    study = load_example("variant_study")
+    for alias, build in [
+        ("CoupledLSTM", lambda: klv.CoupledLSTM(4)),
+        ("CIFG", lambda: klv.search_space.layer("CIFG", 4)),
+        ("NIG", lambda: klv.search_space.layer("NIG", 4)),
+    ]:
+        default = int(build().cell.unit_forget_bias)
+        assert study.variant_name(alias) == f"{alias} (forget bias {default})"
+    for variant, (_, _, own) in study.VARIANTS.items():
+        layer = study.build_layer(variant, 4)
+        for name, value in own.items():
+            assert getattr(layer.cell, name) == value, variant
 
 
 @pytest.mark.parametrize(
@@ -160,6 +177,16 @@ def test_study_data_is_the_real_data():
         x_train, y_train, x_test, y_test, n = study.load_task(task)
         assert (x_train.shape, x_test.shape, n) == (train_shape, test_shape, classes)
         assert set(y_train) == set(y_test) == set(range(classes)), task
+    # The reversal strings: one-hot digits, targets the digits reversed,
+    # the same for every call.
+    x_train, y_train, x_test, y_test, n = study.load_task("reverse")
+    assert (x_train.shape, y_train.shape, n) == ((10_000, 8, 10), (10_000, 8), 10)
+    assert (x_test.shape, y_test.shape) == ((1_000, 8, 10), (1_000, 8))
+    for x, y in [(x_train, y_train), (x_test, y_test)]:
+        assert np.all(x.sum(-1) == 1.0)
+        assert [list(row) for row in y[:50]] == [
+            [int(np.argmax(step)) for step in reversed(row)] for row in x[:50]]
+    np.testing.assert_array_equal(study.load_task("reverse")[0], x_train)
     # JapaneseVowels: 7 to 29 real steps, zero-padded at the end, so that
     # Masking(0.0) marks exactly the padding.
     x_train, _, x_test, _, _ = study.load_task("japanese_vowels")
