@@ -1,4 +1,4 @@
-"""Times our four layers against keras.layers.LSTM, side by side.
+"""Times our layers against keras.layers.LSTM, side by side.
 
 For each shape, every layer is built into the same tiny model (the layer,
 then a mean-squared error on its last output) and timed on whole Keras
@@ -12,6 +12,7 @@ against which the layers' achieved GFLOP/s (matmul work only) are shown.
     python benchmarks/bench_layers.py --backend jax --output bench_out
     python benchmarks/bench_layers.py --backend tensorflow --jit on
     python benchmarks/bench_layers.py --quick          # seconds, for a smoke test
+    python benchmarks/bench_layers.py --layers keras.LSTM,LSTM,SLSTM,MLSTM
 
 Writes `<output>/<backend>-jit_<jit>.md` (the table), `.json` (every
 figure) and `.png` (ratio bar chart), and prints the table.
@@ -34,7 +35,13 @@ SHAPES = {  # name: (batch, timesteps, features, units)
 }
 QUICK_SHAPES = {"tiny": (4, 6, 3, 5)}
 LAYERS = ("keras.LSTM", "LSTM", "PeepholeLSTM", "CoupledLSTM", "LayerNormLSTM")
+# Timed when --layers names them: xLSTM's cells, with the official 4 heads
+# (1 where 4 does not divide the units), and the minimal RNNs.
+MORE_LAYERS = ("SLSTM", "MLSTM", "MinLSTM", "MinGRU")
+HEADS = ("SLSTM", "MLSTM")
 GATES = {"CoupledLSTM": 3}  # gate blocks per layer; 4 for the others
+# Layers whose matmul work is not x W and h U at every step: no GFLOP/s.
+OTHER_WORK = ("MLSTM", "MinLSTM", "MinGRU")
 
 
 def parse_args(argv=None):
@@ -121,13 +128,16 @@ def layer_name(text):
 
     base, _, strategy = text.strip().replace("[", " [").partition(" ")
     strategy = strategy.strip().strip("[]").strip()
-    if base not in LAYERS or (strategy and strategy not in LOOP_STRATEGIES):
+    if base not in LAYERS + MORE_LAYERS or (
+        strategy and strategy not in LOOP_STRATEGIES
+    ):
         sys.exit(
-            f"--layers: unknown {text!r}; choose from {LAYERS}, our layers "
-            f"optionally with one of {LOOP_STRATEGIES} as 'LSTM[step]'"
+            f"--layers: unknown {text!r}; choose from {LAYERS + MORE_LAYERS}"
+            f", our LSTM layers optionally with one of {LOOP_STRATEGIES} as "
+            "'LSTM[step]'"
         )
-    if strategy and base == "keras.LSTM":
-        sys.exit(f"--layers: {text!r}: keras.LSTM has no loop strategy")
+    if strategy and base in ("keras.LSTM",) + OTHER_WORK:
+        sys.exit(f"--layers: {text!r}: {base} has no loop strategy")
     return f"{base} [{strategy}]" if strategy else base
 
 
@@ -139,6 +149,9 @@ def make_layer(name, units):
     base, _, strategy = name.partition(" ")
     if base == "keras.LSTM":
         return keras.layers.LSTM(units)
+    if base in HEADS:
+        heads = 4 if units % 4 == 0 else 1
+        return getattr(keras_lstm_variants, base)(units, num_heads=heads)
     if not strategy:
         return getattr(keras_lstm_variants, base)(units)
     # A strategy names the portable loop: no fused kernel (use_cudnn=False).
@@ -162,7 +175,10 @@ def make_model(name, shape, jit):
 
 
 def matmul_flops(name, shape):
-    """Forward matmul FLOPs: x W and h U at every step (2 per multiply-add)."""
+    """Forward matmul FLOPs: x W and h U at every step (2 per multiply-add);
+    None for a layer whose work is another (`OTHER_WORK`)."""
+    if name.split(" ")[0] in OTHER_WORK:
+        return None
     batch, steps, features, units = shape
     gates = GATES.get(name.split(" ")[0], 4)
     return 2.0 * batch * steps * (features + units) * gates * units
@@ -252,7 +268,9 @@ def run(args):
                 reference = medians.get(("keras.LSTM", mode))
                 row[f"{mode}_ms"] = 1e3 * seconds
                 row[f"{mode}_ratio"] = reference and seconds / reference
-                row[f"{mode}_gflops"] = factor * flops / seconds / 1e9
+                row[f"{mode}_gflops"] = (
+                    flops and factor * flops / seconds / 1e9
+                )
             rows.append(row)
     peak = max(peak, gemm_peak(args.backend, gemm_size, 5))  # before and after
     return {
@@ -317,11 +335,15 @@ def markdown(result):
             else f"{row[f'{mode}_ratio']:.2f}"
             for mode in ("train", "infer")
         }
+        gflops = row["train_gflops"]
+        work = (
+            f"{gflops:.1f} | "
+            f"{100 * gflops / result['gemm_peak_gflops']:.0f}%"
+            if gflops else "— | —"
+        )
         lines.append(
             f"| {row['shape']} {tuple(row['BTDU'])} | {row['layer']} "
-            f"| {row['train_ms']:.1f} | {ratio['train']} "
-            f"| {row['train_gflops']:.1f} "
-            f"| {100 * row['train_gflops'] / result['gemm_peak_gflops']:.0f}% "
+            f"| {row['train_ms']:.1f} | {ratio['train']} | {work} "
             f"| {row['infer_ms']:.1f} | {ratio['infer']} |"
         )
     return "\n".join(lines) + "\n"

@@ -1,11 +1,11 @@
 """The variants on real sequences, offline: a reproducible comparison.
 
 Trains every variant of the package (the four layers, Greff et al.'s search
-space, and the minimal RNNs MinLSTM and MinGRU) on real data that ships
-inside Python packages and on one generated sequence-to-sequence task, with
-several seeds, on the same budget (units, optimizer, learning rate, epochs,
-batch size), and reports the test accuracy (mean and spread over seeds), the
-parameter count and the training time:
+space, the minimal RNNs MinLSTM and MinGRU, xLSTM's SLSTM and MLSTM) on
+real data that ships inside Python packages and on one generated
+sequence-to-sequence task, with several seeds, on the same budget (units,
+optimizer, learning rate, epochs, batch size), and reports the test accuracy
+(mean and spread over seeds), the parameter count and the training time:
 
 - `digits`: scikit-learn's `load_digits`, 1,797 real handwritten digits of
   8x8 pixels, read as 8 steps of one 8-pixel row; a fixed stratified split of
@@ -81,6 +81,10 @@ VARIANTS = {
     # parallel scan over time (mode="auto").
     "MinLSTM": ("MinLSTM", None, {}),
     "MinGRU": ("MinGRU", None, {}),
+    # xLSTM's cells with their defaults: sLSTM one head, the official
+    # initialisation; mLSTM 4 heads (mode="auto").
+    "SLSTM": ("SLSTM", None, {}),
+    "MLSTM": ("MLSTM", None, {}),
 }
 # Other names a reader may use for a variant: the class, the search-space
 # name; a class alone means its default forget-gate bias (DEFAULT_FORGET_BIAS).
