@@ -169,11 +169,8 @@ def _from_config(variant, cell=False, **kwargs):
 
 
 def _built(layer, x=X):
-    """`layer`, called once on `x` (of 3 features)."""
-    if isinstance(layer, keras.layers.RNN):
-        layer(x)
-    else:
-        layer(x, layer.get_initial_state(batch_size=2))
+    """`layer`, built for inputs shaped as `x` (of 3 features)."""
+    layer.build(x.shape)
     return layer
 
 
