@@ -102,6 +102,83 @@ def check_clip(name, value):
     return float(value)
 
 
+def checked_initializer(name, identifier):
+    """`keras.initializers.get(identifier)`, or a ValueError naming `name`."""
+    try:
+        return initializers.get(identifier)
+    except (ValueError, TypeError) as error:
+        raise ValueError(
+            f"Argument `{name}` must be a Keras initializer or its name. "
+            f"Received: {name}={identifier!r} ({error})."
+        ) from None
+
+
+def check_sequences(layer, sequences, mask):
+    """What a layer's `call` checks of its inputs, at trace time: at least
+    one step, the features its weights were built for, a mask of shape
+    (batch, timesteps)."""
+    name = type(layer).__name__
+    shape = tuple(sequences.shape)
+    if shape[1] == 0:
+        raise ValueError(
+            f"{name} expects at least one time step. "
+            f"Received: inputs.shape={shape}."
+        )
+    kernel = getattr(layer.cell, "kernel", None)
+    if kernel is not None and shape[-1] not in (None, kernel.shape[0]):
+        raise ValueError(
+            f"{name} was built for inputs of {kernel.shape[0]} features "
+            f"(batch, timesteps, {kernel.shape[0]}). "
+            f"Received: inputs.shape={shape}."
+        )
+    masks = mask if isinstance(mask, (list, tuple)) else [mask]
+    expected = shape[:2]
+    for m in masks:
+        if m is None:
+            continue
+        got = tuple(m.shape)
+        if len(got) != 2 or any(
+            None not in (want, have) and want != have
+            for want, have in zip(expected, got, strict=False)
+        ):
+            raise ValueError(
+                f"{name} expects `mask` of shape (batch, timesteps) = "
+                f"{expected}, one boolean per input step. "
+                f"Received: mask.shape={got}."
+            )
+
+
+def check_step(cell, inputs, states, sizes, names):
+    """What a cell's `call` checks at trace time: `inputs` of shape
+    (batch, features) as built, and one state per name, `(batch, size)`."""
+    cls = type(cell).__name__
+    shape = tuple(inputs.shape)
+    kernel = getattr(cell, "kernel", None)
+    if len(shape) != 2 or (
+        kernel is not None and shape[-1] not in (None, kernel.shape[0])
+    ):
+        features = "features" if kernel is None else kernel.shape[0]
+        raise ValueError(
+            f"{cls} expects `inputs` of shape (batch, {features}), one time "
+            f"step. Received: inputs.shape={shape}."
+        )
+    if not isinstance(states, (list, tuple)) or len(states) != len(sizes):
+        count = len(states) if isinstance(states, (list, tuple)) else 1
+        raise ValueError(
+            f"{cls} expects `states` to be a list of {len(sizes)} tensors "
+            f"[{', '.join(names)}]. Received: {count} state(s)."
+        )
+    for name, state, size in zip(names, states, sizes, strict=True):
+        got = tuple(state.shape)
+        if len(got) != 2 or got[-1] not in (None, size):
+            raise ValueError(
+                f"{cls} expects `states` [{', '.join(names)}] of shapes "
+                + ", ".join(f"(batch, {n})" for n in sizes)
+                + f". Received: {name}.shape={got}."
+            )
+    return list(states)
+
+
 # What `keras.Layer.get_config` adds to the constructor arguments.
 _LAYER_CONFIG_KEYS = ("name", "trainable", "dtype")
 
@@ -421,9 +498,15 @@ class LSTMCellBase(keras.Layer, DropoutRNNCell):
         self.recurrent_activation = activations.get(recurrent_activation)
         self.use_bias = check_bool("use_bias", use_bias)
 
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.recurrent_initializer = initializers.get(recurrent_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
+        self.kernel_initializer = checked_initializer(
+            "kernel_initializer", kernel_initializer
+        )
+        self.recurrent_initializer = checked_initializer(
+            "recurrent_initializer", recurrent_initializer
+        )
+        self.bias_initializer = checked_initializer(
+            "bias_initializer", bias_initializer
+        )
         self.unit_forget_bias = check_bool("unit_forget_bias", unit_forget_bias)
 
         self.kernel_regularizer = regularizers.get(kernel_regularizer)
@@ -630,7 +713,7 @@ class LSTMCellBase(keras.Layer, DropoutRNNCell):
         return initializer
 
     def call(self, inputs, states, training=False):
-        states = self._checked_states(states)
+        states = self._checked_states(inputs, states)
         dp_mask = rec_dp_mask = None
         if training and 0.0 < self.dropout < 1.0:
             dp_mask = self.get_dropout_mask(inputs)
@@ -832,25 +915,10 @@ class LSTMCellBase(keras.Layer, DropoutRNNCell):
         extra = len(self.state_size) - 2
         return ["h", "c"] + [f"extra_state_{k + 1}" for k in range(extra)]
 
-    def _checked_states(self, states):
-        sizes, names = self.state_size, self.state_names()
-        if not isinstance(states, (list, tuple)) or len(states) != len(sizes):
-            count = len(states) if isinstance(states, (list, tuple)) else 1
-            raise ValueError(
-                f"{type(self).__name__} expects `states` to be a list of "
-                f"{len(sizes)} tensors [{', '.join(names)}]. "
-                f"Received: {count} state(s)."
-            )
-        for name, state, size in zip(names, states, sizes, strict=True):
-            shape = tuple(state.shape)
-            if len(shape) != 2 or shape[-1] not in (None, size):
-                raise ValueError(
-                    f"{type(self).__name__} expects `states` "
-                    f"[{', '.join(names)}] of shapes "
-                    + ", ".join(f"(batch, {n})" for n in sizes)
-                    + f". Received: {name}.shape={shape}."
-                )
-        return list(states)
+    def _checked_states(self, inputs, states):
+        return check_step(
+            self, inputs, states, self.state_size, self.state_names()
+        )
 
     def get_initial_state(self, batch_size=None):
         return [

@@ -15,6 +15,7 @@ from keras import ops
 
 from keras_lstm_variants._cell import LSTMCellBase
 from keras_lstm_variants._cell import VariantDefinitionError
+from keras_lstm_variants._cell import check_sequences
 from keras_lstm_variants._cell import checked_config
 from keras_lstm_variants._cell import flat_layer_config
 from keras_lstm_variants._cell import forwarded_signature
@@ -192,13 +193,7 @@ class LSTMLayerBase(keras.layers.RNN):
             self.supports_jit = False
 
     def call(self, sequences, initial_state=None, mask=None, training=False):
-        if sequences.shape[1] == 0:
-            raise ValueError(
-                f"{type(self).__name__} expects at least one time step. "
-                f"Received: inputs.shape={tuple(sequences.shape)}."
-            )
-        if mask is not None:
-            self._check_mask(sequences, mask)
+        check_sequences(self, sequences, mask)
         if initial_state is not None:
             initial_state = self._checked_initial_state(
                 sequences, initial_state
@@ -297,23 +292,6 @@ class LSTMLayerBase(keras.layers.RNN):
                 self.zero_output_for_mask,
             )
         return last_output, ops.transpose(outputs, (1, 0, 2)), states
-
-    def _check_mask(self, sequences, mask):
-        masks = mask if isinstance(mask, (list, tuple)) else [mask]
-        expected = tuple(sequences.shape[:2])
-        for m in masks:
-            if m is None:
-                continue
-            shape = tuple(m.shape)
-            if len(shape) != 2 or any(
-                None not in (want, got) and want != got
-                for want, got in zip(expected, shape)
-            ):
-                raise ValueError(
-                    f"{type(self).__name__} expects `mask` of shape "
-                    f"(batch, timesteps) = {expected}, one boolean per input "
-                    f"step. Received: mask.shape={shape}."
-                )
 
     def _checked_initial_state(self, sequences, initial_state):
         states = (

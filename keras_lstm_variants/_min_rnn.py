@@ -27,7 +27,9 @@ from keras_lstm_variants._cell import VariantDefinitionError
 from keras_lstm_variants._cell import check_bool
 from keras_lstm_variants._cell import check_positive_int
 from keras_lstm_variants._cell import check_rate
+from keras_lstm_variants._cell import check_step
 from keras_lstm_variants._cell import checked_config
+from keras_lstm_variants._cell import checked_initializer
 from keras_lstm_variants._cell import constructor_arguments
 from keras_lstm_variants._keras_internal import DropoutRNNCell
 from keras_lstm_variants._parallel_rnn import ParallelRNNLayerBase
@@ -165,8 +167,12 @@ class MinRNNCellBase(keras.Layer, DropoutRNNCell):
         super().__init__(**kwargs)
         self.units = units
         self.use_bias = check_bool("use_bias", use_bias)
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
+        self.kernel_initializer = checked_initializer(
+            "kernel_initializer", kernel_initializer
+        )
+        self.bias_initializer = checked_initializer(
+            "bias_initializer", bias_initializer
+        )
         self.kernel_regularizer = regularizers.get(kernel_regularizer)
         self.bias_regularizer = regularizers.get(bias_regularizer)
         self.kernel_constraint = constraints.get(kernel_constraint)
@@ -236,7 +242,8 @@ class MinRNNCellBase(keras.Layer, DropoutRNNCell):
         raise NotImplementedError
 
     def call(self, inputs, states, training=False):
-        h_tm1 = states[0] if isinstance(states, (list, tuple)) else states
+        states = states if isinstance(states, (list, tuple)) else [states]
+        (h_tm1,) = check_step(self, inputs, states, [self.units], ["h"])
         if training and 0.0 < self.dropout < 1.0:
             inputs = inputs * self.get_dropout_mask(inputs)
         a, b = self.coefficients(self.preactivations(inputs))

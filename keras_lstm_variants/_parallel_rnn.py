@@ -22,6 +22,7 @@ import re
 import keras
 from keras import ops
 
+from keras_lstm_variants._cell import check_sequences
 from keras_lstm_variants._cell import checked_config
 from keras_lstm_variants._cell import flat_layer_config
 from keras_lstm_variants._cell import layer_argument_names
@@ -167,6 +168,7 @@ class ParallelRNNLayerBase(keras.layers.RNN):
         return "step"
 
     def call(self, sequences, initial_state=None, mask=None, training=False):
+        check_sequences(self, sequences, mask)
         if initial_state is not None:
             initial_state = self._checked_initial_state(
                 sequences, initial_state

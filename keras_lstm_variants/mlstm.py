@@ -21,7 +21,9 @@ from keras import regularizers
 from keras_lstm_variants._cell import check_bool
 from keras_lstm_variants._cell import check_positive_int
 from keras_lstm_variants._cell import check_rate
+from keras_lstm_variants._cell import check_step
 from keras_lstm_variants._cell import checked_config
+from keras_lstm_variants._cell import checked_initializer as _initializer
 from keras_lstm_variants._cell import constructor_arguments
 from keras_lstm_variants._cell import serializable
 from keras_lstm_variants._keras_internal import DropoutRNNCell
@@ -81,16 +83,6 @@ _MEANINGLESS = {
     "output_zoneout": "zoneout would make the memory's update non-linear, "
     "which the parallel form cannot run",
 }
-
-
-def _initializer(name, identifier):
-    try:
-        return initializers.get(identifier)
-    except (ValueError, TypeError) as error:
-        raise ValueError(
-            f"Argument `{name}` must be a Keras initializer or its name. "
-            f"Received: {name}={identifier!r} ({error})."
-        ) from None
 
 
 def _wide_dtype(dtype):
@@ -424,6 +416,9 @@ class MLSTMCell(keras.Layer, DropoutRNNCell):
         )
 
     def call(self, inputs, states, training=False):
+        states = check_step(
+            self, inputs, states, self.state_size, self.state_names
+        )
         if training and 0.0 < self.dropout < 1.0:
             inputs = inputs * self.get_dropout_mask(inputs)
         z = self.projections(inputs)

@@ -168,6 +168,12 @@ def _from_config(variant, cell=False, **kwargs):
     cls.from_config(config)
 
 
+def _built(layer, x=X):
+    """`layer`, built for inputs shaped as `x` (of 3 features)."""
+    layer.build(x.shape)
+    return layer
+
+
 # (id, what the user does with a variant, the error, what its message names)
 BAD_CALLS = [
     ("layer input rank 2",
@@ -212,6 +218,12 @@ BAD_CALLS = [
     ("initial_state rank",
      lambda v: v.layer(4)(X, initial_state=[_zeros(2, 4), _zeros(2, 4, 1)]),
      ValueError, r"c.shape=(2, 4, 1)"),
+    ("features other than built",
+     lambda v: _built(v.layer(4))(_zeros(2, 5, 4)),
+     ValueError, r"built for inputs of 3 features"),
+    ("cell features other than built",
+     lambda v: _built(v.cell(4), _zeros(2, 3))(_zeros(2, 4), [_zeros(2, 4)] * 2),
+     ValueError, r"inputs.shape=(2, 4)"),
     ("mask timesteps",
      lambda v: v.layer(4)(X, mask=np.ones((2, 4), bool)),
      ValueError, r"mask.shape=(2, 4)"),
@@ -280,3 +292,52 @@ def test_flags_must_be_booleans(make, name, value):
     with pytest.raises(ValueError, match=re.escape(f"{name}={value!r}")):
         make(4, **{name: value})
     assert getattr(make(4, **{name: np.bool_(False)}), name) is False
+
+
+# The layers of the other families (their own bases): what a user passes
+# later, each case on each class.
+def _new(name, cell=False):
+    heads = {"num_heads": 2} if name in ("SLSTM", "MLSTM") else {}
+    return getattr(klv, name + ("Cell" if cell else ""))(8, **heads)
+
+
+NEW_LAYER_CALLS = [
+    ("features other than built",
+     lambda n: _built(_new(n))(_zeros(2, 5, 4)),
+     r"built for inputs of 3 features"),
+    ("no time steps", lambda n: _new(n)(_zeros(2, 0, 3)),
+     r"inputs.shape=(2, 0, 3)"),
+    ("mask timesteps", lambda n: _new(n)(X, mask=np.ones((2, 4), bool)),
+     r"mask.shape=(2, 4)"),
+    ("mask rank", lambda n: _new(n)(X, mask=np.ones((2, 5, 3), bool)),
+     r"mask.shape=(2, 5, 3)"),
+    ("cell input rank 3",
+     lambda n: _built(_new(n, cell=True), _zeros(2, 3))(
+         X, _new(n, cell=True).get_initial_state(batch_size=2)),
+     r"inputs.shape=(2, 5, 3)"),
+    ("cell states of the wrong shape",
+     lambda n: _built(_new(n, cell=True), _zeros(2, 3))(
+         _zeros(2, 3), [_zeros(2, 5)] * len(
+             _new(n, cell=True).get_initial_state(batch_size=2))),
+     r".shape=(2, 5)"),
+    ("kernel_initializer name",
+     lambda n: getattr(klv, n)(8, kernel_initializer="nope"),
+     "kernel_initializer='nope'"),
+]
+
+
+@pytest.mark.parametrize("name", ["SLSTM", "MLSTM", "MinLSTM", "MinGRU"])
+@pytest.mark.parametrize(
+    "action, message",
+    [case[1:] for case in NEW_LAYER_CALLS],
+    ids=[case[0] for case in NEW_LAYER_CALLS],
+)
+def test_bad_input_to_the_other_families(name, action, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        action(name)
+
+
+def test_mlstm_cell_states_of_the_wrong_count():
+    cell = _built(_new("MLSTM", cell=True), _zeros(2, 3))
+    with pytest.raises(ValueError, match=re.escape("[C, n, m]. Received: 1")):
+        cell(_zeros(2, 3), [_zeros(2, 32)])
