@@ -88,7 +88,7 @@ VARIANTS = {
 }
 # Other names a reader may use for a variant: the class, the search-space
 # name; a class alone means its default forget-gate bias (DEFAULT_FORGET_BIAS).
-DEFAULT_FORGET_BIAS = {"CoupledLSTM": 1, "CIFG": 1, "NIG": 1}
+DEFAULT_FORGET_BIAS = {"CoupledLSTM": 0, "CIFG": 0, "NIG": 0}
 ALIASES = {
     "LSTM": "LSTM (NP)", "NP": "LSTM (NP)",
     "PeepholeLSTM": "PeepholeLSTM (V)", "V": "PeepholeLSTM (V)",

@@ -64,6 +64,10 @@ class NoInputGateLSTMCell(PeepholeLSTMCell):
 
     Args:
         units: Positive integer, dimensionality of the output and the state.
+        unit_forget_bias: If True, the $f$ block of the bias starts at 1
+            ($f_0 = 0.73$). Defaults to `False` ($f_0 = 0.5$): better or
+            level on every task of the variant study (see "Choosing a
+            variant"), as for `CoupledLSTMCell`.
         **kwargs: Every argument of `PeepholeLSTMCell`.
 
     References:
@@ -71,6 +75,9 @@ class NoInputGateLSTMCell(PeepholeLSTMCell):
     """
 
     gates = ("f", "c", "o")
+
+    def __init__(self, units, unit_forget_bias=False, **kwargs):
+        super().__init__(units, unit_forget_bias=unit_forget_bias, **kwargs)
 
     def carry(self, z, c_tm1):
         return self.forget_gate(z, c_tm1) * c_tm1 + self.activation(z[1])

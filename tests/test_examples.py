@@ -119,8 +119,8 @@ def test_study_takes_class_and_search_space_names():
     args = study.parse_args(["--variants", "LSTM", "PeepholeLSTM", "CIFG",
                              "NoInputGateLSTM", "FGR", "LayerNormLSTM"])
     assert args.variants == [
-        "LSTM (NP)", "PeepholeLSTM (V)", "CIFG (forget bias 1)",
-        "NIG (forget bias 1)", "FGR", "LayerNormLSTM",
+        "LSTM (NP)", "PeepholeLSTM (V)", "CIFG (forget bias 0)",
+        "NIG (forget bias 0)", "FGR", "LayerNormLSTM",
     ]
 
 

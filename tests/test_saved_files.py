@@ -111,3 +111,40 @@ def test_saved_model_loads_and_computes_the_same(release, name):
     outputs = model.predict(x, verbose=0)
     assert_close(outputs, expected[name])
     assert_close(outputs, _reference(FIXTURES[name], model, x.astype(np.float64)))
+
+
+@pytest.mark.parametrize("release", RELEASES, ids=lambda p: p.name)
+def test_changed_defaults_keep_the_value_a_file_stored(release):
+    """`CoupledLSTM`'s `unit_forget_bias` defaults to False after 0.1.0 (the
+    variant study): a file of an earlier release loads with the value its
+    config stored (read from the file itself), not the new default."""
+    import zipfile
+
+    for name in ("coupled_lstm", "bidirectional_coupled_lstm_cell"):
+        with zipfile.ZipFile(release / f"{name}.keras") as archive:
+            stored = json.loads(archive.read("config.json"))
+        values = []
+
+        def find(node):
+            if isinstance(node, dict):
+                config = node.get("config")
+                if node.get("class_name", "").startswith("CoupledLSTM") and (
+                    isinstance(config, dict)
+                ):
+                    values.append(config["unit_forget_bias"])
+                for value in node.values():
+                    find(value)
+            elif isinstance(node, list):
+                for value in node:
+                    find(value)
+
+        find(stored)
+        # 0.1.0 stored True (then the default), which now differs from it.
+        assert values and all(values), (name, values)
+        model = keras.saving.load_model(release / f"{name}.keras")
+        cells = [
+            layer for layer in model._flatten_layers()
+            if isinstance(layer, keras_lstm_variants.CoupledLSTMCell)
+        ]
+        assert len(cells) == len(values), name
+        assert [cell.unit_forget_bias for cell in cells] == values
