@@ -92,9 +92,8 @@ DEFAULT_FORGET_BIAS = {"CoupledLSTM": 0, "CIFG": 0, "NIG": 0}
 ALIASES = {
     "LSTM": "LSTM (NP)", "NP": "LSTM (NP)",
     "PeepholeLSTM": "PeepholeLSTM (V)", "V": "PeepholeLSTM (V)",
-    "CoupledLSTM": f"CoupledLSTM (forget bias {DEFAULT_FORGET_BIAS['CoupledLSTM']})",
-    "CIFG": f"CIFG (forget bias {DEFAULT_FORGET_BIAS['CIFG']})",
-    "NIG": f"NIG (forget bias {DEFAULT_FORGET_BIAS['NIG']})",
+    **{name: f"{name} (forget bias {bias})"
+       for name, bias in DEFAULT_FORGET_BIAS.items()},
     "NoInputGateLSTM": f"NIG (forget bias {DEFAULT_FORGET_BIAS['NIG']})",
     "NoForgetGateLSTM": "NFG",
     "NoOutputGateLSTM": "NOG", "NoInputActivationLSTM": "NIAF",

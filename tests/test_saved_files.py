@@ -120,25 +120,23 @@ def test_changed_defaults_keep_the_value_a_file_stored(release):
     config stored (read from the file itself), not the new default."""
     import zipfile
 
+    def stored_values(node):
+        """`unit_forget_bias` of every CoupledLSTM config in `node`."""
+        if isinstance(node, list):
+            return [v for item in node for v in stored_values(item)]
+        if not isinstance(node, dict):
+            return []
+        config = node.get("config")
+        own = (
+            [config["unit_forget_bias"]]
+            if node.get("class_name", "").startswith("CoupledLSTM")
+            and isinstance(config, dict) else []
+        )
+        return own + [v for item in node.values() for v in stored_values(item)]
+
     for name in ("coupled_lstm", "bidirectional_coupled_lstm_cell"):
         with zipfile.ZipFile(release / f"{name}.keras") as archive:
-            stored = json.loads(archive.read("config.json"))
-        values = []
-
-        def find(node):
-            if isinstance(node, dict):
-                config = node.get("config")
-                if node.get("class_name", "").startswith("CoupledLSTM") and (
-                    isinstance(config, dict)
-                ):
-                    values.append(config["unit_forget_bias"])
-                for value in node.values():
-                    find(value)
-            elif isinstance(node, list):
-                for value in node:
-                    find(value)
-
-        find(stored)
+            values = stored_values(json.loads(archive.read("config.json")))
         # 0.1.0 stored True (then the default), which now differs from it.
         assert values and all(values), (name, values)
         model = keras.saving.load_model(release / f"{name}.keras")
