@@ -9,12 +9,13 @@ import pathlib
 import sys
 
 VARIANTS = ("LSTM", "PeepholeLSTM", "CoupledLSTM", "LayerNormLSTM")
-# Every layer of the package, then Greff et al.'s search-space names
-# (`keras_lstm_variants.search_space`): what `--variant` takes.
+# Every layer of the LSTM family (an `LSTMLayerBase`), then Greff et al.'s
+# search-space names (`keras_lstm_variants.search_space`): what `--variant`
+# takes.
 LAYERS = VARIANTS + (
     "NoInputGateLSTM", "NoForgetGateLSTM", "NoOutputGateLSTM",
     "NoInputActivationLSTM", "NoOutputActivationLSTM",
-    "FullGateRecurrenceLSTM",
+    "FullGateRecurrenceLSTM", "SLSTM",
 )
 SEARCH_SPACE = ("V", "NIG", "NFG", "NOG", "NIAF", "NOAF", "NP", "CIFG", "FGR")
 ALL_VARIANTS = LAYERS + SEARCH_SPACE
@@ -226,6 +227,6 @@ def save_outputs(model, history, output, metric="accuracy"):
 
 
 def all_variants():
-    """The name of every layer of the package, for `--variant`: the four
-    layers, then Greff et al.'s search-space variants."""
+    """The name of every layer of the LSTM family (`LSTMLayerBase`), for
+    `--variant` of the examples that build one by class name."""
     return LAYERS

@@ -61,6 +61,17 @@ def check_positive_int(name, value):
     return int(value)
 
 
+def check_input_shape(layer, shape, axes=("batch", "features")):
+    """A `ValueError` naming `layer` unless `shape` has one entry per name of
+    `axes` and a known last one (the features): what `build` checks."""
+    if len(shape) != len(axes) or shape[-1] is None:
+        raise ValueError(
+            f"{type(layer).__name__} expects `inputs` of shape "
+            f"({', '.join(axes)}) with a known number of features. "
+            f"Received: inputs.shape={tuple(shape)}."
+        )
+
+
 def check_bool(name, value):
     """A flag: `True` or `False` (NumPy's booleans too), never a string or
     a number that `bool()` would quietly turn into one."""
@@ -638,12 +649,7 @@ class LSTMCellBase(keras.Layer, DropoutRNNCell):
         return super().from_config(config)
 
     def build(self, input_shape):
-        if len(input_shape) != 2 or input_shape[-1] is None:
-            raise ValueError(
-                f"{type(self).__name__} expects `inputs` of shape "
-                "(batch, features) with a known number of features. "
-                f"Received: inputs.shape={tuple(input_shape)}."
-            )
+        check_input_shape(self, input_shape)
         width = len(self.gates) * self.units
         self.kernel = self.add_weight(
             shape=(input_shape[-1], width),

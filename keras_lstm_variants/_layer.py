@@ -15,6 +15,7 @@ from keras import ops
 
 from keras_lstm_variants._cell import LSTMCellBase
 from keras_lstm_variants._cell import VariantDefinitionError
+from keras_lstm_variants._cell import check_input_shape
 from keras_lstm_variants._cell import check_sequences
 from keras_lstm_variants._cell import checked_config
 from keras_lstm_variants._cell import flat_layer_config
@@ -180,12 +181,9 @@ class LSTMLayerBase(keras.layers.RNN):
         self.use_cudnn = use_cudnn
 
     def build(self, sequences_shape, initial_state_shape=None):
-        if len(sequences_shape) != 3 or sequences_shape[-1] is None:
-            raise ValueError(
-                f"{type(self).__name__} expects `inputs` of shape "
-                "(batch, timesteps, features) with a known number of "
-                f"features. Received: inputs.shape={tuple(sequences_shape)}."
-            )
+        check_input_shape(
+            self, sequences_shape, ("batch", "timesteps", "features")
+        )
         super().build(sequences_shape, initial_state_shape)
         # cuDNN ops are not XLA-compatible: as keras.layers.LSTM does, keep
         # `jit_compile="auto"` from compiling a model that will use them.

@@ -25,6 +25,7 @@ from keras import regularizers
 
 from keras_lstm_variants._cell import VariantDefinitionError
 from keras_lstm_variants._cell import check_bool
+from keras_lstm_variants._cell import check_input_shape
 from keras_lstm_variants._cell import check_positive_int
 from keras_lstm_variants._cell import check_rate
 from keras_lstm_variants._cell import check_step
@@ -195,12 +196,7 @@ class MinRNNCellBase(keras.Layer, DropoutRNNCell):
         return super().from_config(config)
 
     def build(self, input_shape):
-        if len(input_shape) < 2 or input_shape[-1] is None:
-            raise ValueError(
-                f"{type(self).__name__} expects `inputs` of shape "
-                "(batch, features) with a known number of features. "
-                f"Received: inputs.shape={tuple(input_shape)}."
-            )
+        check_input_shape(self, input_shape)
         width = len(self.gates) * self.units
         self.kernel = self.add_weight(
             shape=(input_shape[-1], width),

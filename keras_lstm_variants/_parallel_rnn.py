@@ -22,6 +22,7 @@ import re
 import keras
 from keras import ops
 
+from keras_lstm_variants._cell import check_input_shape
 from keras_lstm_variants._cell import check_sequences
 from keras_lstm_variants._cell import checked_config
 from keras_lstm_variants._cell import flat_layer_config
@@ -143,12 +144,9 @@ class ParallelRNNLayerBase(keras.layers.RNN):
         self.mode = mode
 
     def build(self, sequences_shape, initial_state_shape=None):
-        if len(sequences_shape) != 3 or sequences_shape[-1] is None:
-            raise ValueError(
-                f"{type(self).__name__} expects `inputs` of shape "
-                "(batch, timesteps, features) with a known number of "
-                f"features. Received: inputs.shape={tuple(sequences_shape)}."
-            )
+        check_input_shape(
+            self, sequences_shape, ("batch", "timesteps", "features")
+        )
         super().build(sequences_shape, initial_state_shape)
 
     def route(self, steps):

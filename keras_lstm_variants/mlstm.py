@@ -19,6 +19,7 @@ from keras import ops
 from keras import regularizers
 
 from keras_lstm_variants._cell import check_bool
+from keras_lstm_variants._cell import check_input_shape
 from keras_lstm_variants._cell import check_positive_int
 from keras_lstm_variants._cell import check_rate
 from keras_lstm_variants._cell import check_step
@@ -348,12 +349,7 @@ class MLSTMCell(keras.Layer, DropoutRNNCell):
         return super().from_config(config)
 
     def build(self, input_shape):
-        if len(input_shape) < 2 or input_shape[-1] is None:
-            raise ValueError(
-                f"{type(self).__name__} expects `inputs` of shape "
-                "(batch, features) with a known number of features. "
-                f"Received: inputs.shape={tuple(input_shape)}."
-            )
+        check_input_shape(self, input_shape)
         features = input_shape[-1]
         self.kernel = self.add_weight(
             shape=(features, 4 * self.units),
