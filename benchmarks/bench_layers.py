@@ -316,6 +316,69 @@ def device_name(backend):
     return f"CPU {platform.processor() or platform.machine()}, {os.cpu_count()} cores"
 
 
+# What bench_min_rnn.py and bench_mlstm.py (two routes of one layer over
+# sequence lengths T) share.
+
+
+def add_sweep_arguments(parser, steps, batch):
+    """--backend, --steps, --batch, --units, --rounds and --output."""
+    parser.add_argument(
+        "--backend",
+        default=os.environ.get("KERAS_BACKEND", "jax"),
+        choices=("tensorflow", "jax", "torch"),
+    )
+    parser.add_argument("--steps", default=",".join(map(str, steps)),
+                        help="comma-separated sequence lengths T")
+    parser.add_argument("--batch", type=int, default=batch)
+    parser.add_argument("--units", type=int, default=64,
+                        help="units, and input features")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--output", type=pathlib.Path, default=pathlib.Path("bench_output")
+    )
+
+
+def sweep_header(args):
+    """The run's date, versions, machine and sizes, for its result."""
+    import keras
+
+    return {
+        "date": datetime.date.today().isoformat(),
+        "backend": args.backend,
+        "keras": keras.__version__,
+        "backend_version": backend_version(args.backend),
+        "device": device_name(args.backend),
+        "batch": args.batch,
+        "units": args.units,
+        "rounds": args.rounds,
+    }
+
+
+def first_faster(ratios):
+    """The crossover: the shortest T from which a route is faster than the
+    other at every longer T measured, given {T: its time / the other's};
+    None if it is not faster at the longest."""
+    found = None
+    for steps in sorted(ratios, reverse=True):
+        if ratios[steps] >= 1.0:
+            break
+        found = steps
+    return found
+
+
+def sweep_writer(args, markdown):
+    """write(result): `<output>/<backend>.md` and `.json`, after each T so
+    that a long run that is stopped keeps what it measured."""
+    stem = args.output / args.backend
+
+    def write(result):
+        args.output.mkdir(parents=True, exist_ok=True)
+        stem.with_suffix(".md").write_text(markdown(result))
+        stem.with_suffix(".json").write_text(json.dumps(result, indent=1) + "\n")
+
+    return write
+
+
 def markdown(result):
     lines = [
         f"{result['date']} · {result['backend']} {result['backend_version']}"

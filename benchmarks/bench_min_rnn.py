@@ -25,14 +25,11 @@ Writes `<output>/<backend>.md` and `.json` and prints the table.
 """
 
 import argparse
-import datetime
 import importlib.util
-import json
 import os
 import pathlib
 import statistics
 import sys
-import time
 
 LAYERS = (
     "MinGRU [scan]", "MinGRU [step]", "keras.GRU",
@@ -52,28 +49,15 @@ def _bench_layers():
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--backend",
-        default=os.environ.get("KERAS_BACKEND", "jax"),
-        choices=("tensorflow", "jax", "torch"),
-    )
-    parser.add_argument("--steps", default=",".join(map(str, STEPS)),
-                        help="comma-separated sequence lengths T")
-    parser.add_argument("--batch", type=int, default=16)
-    parser.add_argument("--units", type=int, default=64,
-                        help="units, and input features")
+    _bench_layers().add_sweep_arguments(parser, STEPS, batch=16)
     parser.add_argument("--layers", default=",".join(LAYERS),
                         help="comma-separated, among: " + ", ".join(LAYERS))
-    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--calls", type=int, default=1, help="per round")
     parser.add_argument("--forms", action="store_true",
                         help="also time and check the forms of the scan "
                         "(at T = 64 and the longest --steps)")
     parser.add_argument("--quick", action="store_true",
                         help="T = 8, 16; 1 round of 1 call: the script only")
-    parser.add_argument(
-        "--output", type=pathlib.Path, default=pathlib.Path("bench_output")
-    )
     args = parser.parse_args(argv)
     if args.quick:
         args.steps, args.rounds, args.calls = "8,16", 1, 1
@@ -220,20 +204,10 @@ def run(args, write=lambda result: None):
     """The result; `write(result)` after each T, so that a long run that is
     stopped keeps what it measured."""
     os.environ["KERAS_BACKEND"] = args.backend
-    import keras
 
     helpers = _bench_layers()
     result = {
-        "date": datetime.date.today().isoformat(),
-        "backend": args.backend,
-        "keras": keras.__version__,
-        "backend_version": helpers.backend_version(args.backend),
-        "device": helpers.device_name(args.backend),
-        "batch": args.batch,
-        "units": args.units,
-        "rounds": args.rounds,
-        "calls": args.calls,
-        "rows": [],
+        **helpers.sweep_header(args), "calls": args.calls, "rows": [],
         "forms": [],
     }
     for steps in args.steps:
@@ -255,19 +229,15 @@ def run(args, write=lambda result: None):
 def crossover(result, layer, mode):
     """The shortest T from which `layer [scan]` is faster than `layer
     [step]` at every longer T measured; None if it never is."""
-    by_steps = {}
+    times = {}
     for row in result["rows"]:
-        if row["layer"] in (f"{layer} [scan]", f"{layer} [step]"):
-            by_steps.setdefault(row["T"], {})[row["layer"]] = row[f"{mode}_ms"]
-    found = None
-    for steps in sorted(by_steps, reverse=True):
-        times = by_steps[steps]
-        if len(times) < 2 or (
-            times[f"{layer} [scan]"] >= times[f"{layer} [step]"]
-        ):
-            break
-        found = steps
-    return found
+        times[row["T"], row["layer"]] = row[f"{mode}_ms"]
+    return _bench_layers().first_faster({
+        steps: times[steps, f"{layer} [scan]"] / times[steps, f"{layer} [step]"]
+        for steps, _ in times
+        if (steps, f"{layer} [scan]") in times
+        and (steps, f"{layer} [step]") in times
+    })
 
 
 def markdown(result):
@@ -320,16 +290,7 @@ def markdown(result):
 
 def main(argv=None):
     args = parse_args(argv)
-    args.output.mkdir(parents=True, exist_ok=True)
-    stem = args.output / args.backend
-
-    def write(result):
-        stem.with_suffix(".md").write_text(markdown(result))
-        stem.with_suffix(".json").write_text(
-            json.dumps(result, indent=1) + "\n"
-        )
-
-    result = run(args, write)
+    result = run(args, _bench_layers().sweep_writer(args, markdown))
     print(markdown(result))
     return result
 

@@ -17,7 +17,6 @@ Writes `<output>/<backend>.md` and `.json` and prints the table.
 """
 
 import argparse
-import datetime
 import importlib.util
 import json
 import os
@@ -41,23 +40,10 @@ def _bench_layers():
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--backend",
-        default=os.environ.get("KERAS_BACKEND", "jax"),
-        choices=("tensorflow", "jax", "torch"),
-    )
-    parser.add_argument("--steps", default=",".join(map(str, STEPS)),
-                        help="comma-separated sequence lengths T")
-    parser.add_argument("--batch", type=int, default=8)
-    parser.add_argument("--units", type=int, default=64,
-                        help="units, and input features")
+    _bench_layers().add_sweep_arguments(parser, STEPS, batch=8)
     parser.add_argument("--heads", type=int, default=4)
-    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--quick", action="store_true",
                         help="T = 8, 16; 1 round: the script only")
-    parser.add_argument(
-        "--output", type=pathlib.Path, default=pathlib.Path("bench_output")
-    )
     parser.add_argument("--one", help=argparse.SUPPRESS)  # "T,mode": worker
     args = parser.parse_args(argv)
     if args.quick:
@@ -108,20 +94,8 @@ def measure_one(steps, mode, args):
 def run(args, write=lambda result: None):
     helpers = _bench_layers()
     os.environ["KERAS_BACKEND"] = args.backend
-    import keras
 
-    result = {
-        "date": datetime.date.today().isoformat(),
-        "backend": args.backend,
-        "keras": keras.__version__,
-        "backend_version": helpers.backend_version(args.backend),
-        "device": helpers.device_name(args.backend),
-        "batch": args.batch,
-        "units": args.units,
-        "heads": args.heads,
-        "rounds": args.rounds,
-        "rows": [],
-    }
+    result = {**helpers.sweep_header(args), "heads": args.heads, "rows": []}
     for steps in args.steps:
         for mode in MODES:
             print(f"timing T={steps} {mode} ...", file=sys.stderr, flush=True)
@@ -143,18 +117,12 @@ def run(args, write=lambda result: None):
 def crossover(result, key):
     """The shortest T from which the parallel form is faster than the step
     loop at every longer T measured; None if it never is."""
-    by_steps = {}
-    for row in result["rows"]:
-        by_steps.setdefault(row["T"], {})[row["mode"]] = row[key]
-    faster = [
-        steps for steps, times in sorted(by_steps.items())
-        if len(times) == 2 and times["parallel"] < times["step"]
-    ]
-    lengths = sorted(by_steps)
-    for steps in faster:
-        if all(t in faster for t in lengths if t >= steps):
-            return steps
-    return None
+    rows = {(row["T"], row["mode"]): row[key] for row in result["rows"]}
+    return _bench_layers().first_faster({
+        steps: rows[steps, "parallel"] / rows[steps, "step"]
+        for steps, mode in rows
+        if mode == "parallel" and (steps, "step") in rows
+    })
 
 
 def markdown(result):
@@ -201,13 +169,7 @@ def main(argv=None):
         print(json.dumps(measure_one(int(steps), mode, args)))
         return
 
-    def write(result):
-        args.output.mkdir(parents=True, exist_ok=True)
-        stem = args.output / args.backend
-        stem.with_suffix(".json").write_text(json.dumps(result, indent=1))
-        stem.with_suffix(".md").write_text(markdown(result))
-
-    result = run(args, write)
+    result = run(args, _bench_layers().sweep_writer(args, markdown))
     print(markdown(result))
 
 

@@ -113,14 +113,16 @@ def check_clip(name, value):
     return float(value)
 
 
-def checked_initializer(name, identifier):
-    """`keras.initializers.get(identifier)`, or a ValueError naming `name`."""
+def checked_initializer(name, identifier, also=()):
+    """`keras.initializers.get(identifier)`, or a ValueError naming `name`
+    (and the names in `also` that the caller takes besides Keras's)."""
     try:
         return initializers.get(identifier)
     except (ValueError, TypeError) as error:
         raise ValueError(
-            f"Argument `{name}` must be a Keras initializer or its name. "
-            f"Received: {name}={identifier!r} ({error})."
+            f"Argument `{name}` must be a Keras initializer or its name"
+            + "".join(f", or {other!r}" for other in also)
+            + f". Received: {name}={identifier!r} ({error})."
         ) from None
 
 
@@ -223,10 +225,11 @@ def checked_config(cls, config, argument_names):
 
 def constructor_arguments(cls, base):
     """Every constructor argument of `cls`, from each of its classes that
-    subclasses `base` (the base's first, then each subclass's own)."""
+    subclasses `base` and defines `__init__` (the first's, then each
+    subclass's own)."""
     names = []
     for klass in reversed(cls.__mro__):
-        if not issubclass(klass, base):
+        if not issubclass(klass, base) or "__init__" not in vars(klass):
             continue
         for parameter in inspect.signature(klass.__init__).parameters:
             if parameter not in ("self", "kwargs", *names):
@@ -234,17 +237,38 @@ def constructor_arguments(cls, base):
     return names
 
 
-def layer_argument_names(cls, base):
-    """Every constructor argument of a layer over a cell: the layer base's
-    own (`base.__init__`'s), then its cell's."""
-    own = [
-        name
-        for name in inspect.signature(base.__init__).parameters
-        if name not in ("self", "kwargs")
-    ]
-    return own + [
-        name for name in cls.cell_class.argument_names() if name not in own
-    ]
+class CellArguments:
+    """Mixed into each cell base (first, before `keras.Layer`): the cell's
+    `argument_names()` and a `from_config` that names what a config lacks or
+    has too many."""
+
+    @classmethod
+    def argument_names(cls):
+        """Every constructor argument of the cell, from all its classes."""
+        return constructor_arguments(cls, CellArguments)
+
+    @classmethod
+    def from_config(cls, config):
+        checked_config(cls, config, cls.argument_names())
+        return super().from_config(config)
+
+
+class LayerArguments:
+    """Mixed into each layer base over a cell (`cell_class`): the layer's
+    `argument_names()` and `from_config`, as `CellArguments`'s."""
+
+    @classmethod
+    def argument_names(cls):
+        """Every constructor argument of the layer, its cell's included:
+        the layer base's own, then its cell's."""
+        own = constructor_arguments(cls, LayerArguments)
+        return own + [
+            name for name in cls.cell_class.argument_names() if name not in own
+        ]
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**checked_config(cls, config, cls.argument_names()))
 
 
 def flat_layer_config(layer, config, **own):
@@ -380,7 +404,7 @@ _FORM_NEUTRAL_NAMES = frozenset({
 
 
 @serializable
-class LSTMCellBase(keras.Layer, DropoutRNNCell):
+class LSTMCellBase(CellArguments, keras.Layer, DropoutRNNCell):
     r"""The base of every cell, ours and yours: subclass it to write a variant.
 
     It owns every argument of `keras.layers.LSTMCell` and the options of
@@ -637,16 +661,6 @@ class LSTMCellBase(keras.Layer, DropoutRNNCell):
                 f"output_zoneout={self.output_zoneout!r}"
             )
         return None
-
-    @classmethod
-    def argument_names(cls):
-        """Every constructor argument of the cell, from all its classes."""
-        return constructor_arguments(cls, LSTMCellBase)
-
-    @classmethod
-    def from_config(cls, config):
-        checked_config(cls, config, cls.argument_names())
-        return super().from_config(config)
 
     def build(self, input_shape):
         check_input_shape(self, input_shape)

@@ -13,14 +13,13 @@ import re
 import keras
 from keras import ops
 
+from keras_lstm_variants._cell import LayerArguments
 from keras_lstm_variants._cell import LSTMCellBase
 from keras_lstm_variants._cell import VariantDefinitionError
 from keras_lstm_variants._cell import check_input_shape
 from keras_lstm_variants._cell import check_sequences
-from keras_lstm_variants._cell import checked_config
 from keras_lstm_variants._cell import flat_layer_config
 from keras_lstm_variants._cell import forwarded_signature
-from keras_lstm_variants._cell import layer_argument_names
 from keras_lstm_variants._cell import serializable
 from keras_lstm_variants._fused import cudnn_problem
 from keras_lstm_variants._fused import fused_loop
@@ -77,7 +76,7 @@ def _static_dim(shape, axis):
 
 
 @serializable
-class LSTMLayerBase(keras.layers.RNN):
+class LSTMLayerBase(LayerArguments, keras.layers.RNN):
     """The base of every layer: a `keras.layers.RNN` over a variant's cell.
 
     A variant's layer is a subclass that sets `cell_class`, its cell (a
@@ -326,14 +325,6 @@ class LSTMLayerBase(keras.layers.RNN):
             self, super().get_config(), use_cudnn=self.use_cudnn
         )
 
-    @classmethod
-    def argument_names(cls):
-        """Every constructor argument of the layer, its cell's included."""
-        return layer_argument_names(cls, LSTMLayerBase)
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**checked_config(cls, config, cls.argument_names()))
 
 
 def _with_zoneout_draws(cell, inputs, training, batch_size):

@@ -23,15 +23,14 @@ from keras import initializers
 from keras import ops
 from keras import regularizers
 
+from keras_lstm_variants._cell import CellArguments
 from keras_lstm_variants._cell import VariantDefinitionError
 from keras_lstm_variants._cell import check_bool
 from keras_lstm_variants._cell import check_input_shape
 from keras_lstm_variants._cell import check_positive_int
 from keras_lstm_variants._cell import check_rate
 from keras_lstm_variants._cell import check_step
-from keras_lstm_variants._cell import checked_config
 from keras_lstm_variants._cell import checked_initializer
-from keras_lstm_variants._cell import constructor_arguments
 from keras_lstm_variants._keras_internal import DropoutRNNCell
 from keras_lstm_variants._parallel_rnn import ParallelRNNLayerBase
 from keras_lstm_variants._parallel_rnn import check_meaningful
@@ -130,7 +129,7 @@ def log_space_scan(log_a, log_b, h0, axis=1):
 
 
 
-class MinRNNCellBase(keras.Layer, DropoutRNNCell):
+class MinRNNCellBase(CellArguments, keras.Layer, DropoutRNNCell):
     r"""The base of `MinLSTMCell` and `MinGRUCell`: one linear recurrence.
 
     A subclass sets `gates` (the names of the blocks of `kernel` and `bias`,
@@ -184,16 +183,6 @@ class MinRNNCellBase(keras.Layer, DropoutRNNCell):
         self.seed_generator = keras.random.SeedGenerator(seed=seed)
         self.state_size = units
         self.output_size = units
-
-    @classmethod
-    def argument_names(cls):
-        """Every constructor argument of the cell, from all its classes."""
-        return constructor_arguments(cls, MinRNNCellBase)
-
-    @classmethod
-    def from_config(cls, config):
-        checked_config(cls, config, cls.argument_names())
-        return super().from_config(config)
 
     def build(self, input_shape):
         check_input_shape(self, input_shape)

@@ -22,11 +22,10 @@ import re
 import keras
 from keras import ops
 
+from keras_lstm_variants._cell import LayerArguments
 from keras_lstm_variants._cell import check_input_shape
 from keras_lstm_variants._cell import check_sequences
-from keras_lstm_variants._cell import checked_config
 from keras_lstm_variants._cell import flat_layer_config
-from keras_lstm_variants._cell import layer_argument_names
 from keras_lstm_variants._keras_internal import backend_rnn
 
 
@@ -60,7 +59,7 @@ def static_dim(shape, axis):
     return None if shape is None or len(shape) == 0 else shape[axis]
 
 
-class ParallelRNNLayerBase(keras.layers.RNN):
+class ParallelRNNLayerBase(LayerArguments, keras.layers.RNN):
     """A `keras.layers.RNN` over a cell, with a parallel form beside
     Keras's loop.
 
@@ -280,14 +279,6 @@ class ParallelRNNLayerBase(keras.layers.RNN):
             self, super().get_config(), mode=self.mode
         )
 
-    @classmethod
-    def argument_names(cls):
-        """Every constructor argument of the layer, its cell's included."""
-        return layer_argument_names(cls, ParallelRNNLayerBase)
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**checked_config(cls, config, cls.argument_names()))
 
 
 def masked_outputs(mask, last_output, outputs, all_outputs, zero_for_mask):

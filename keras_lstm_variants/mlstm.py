@@ -18,14 +18,13 @@ from keras import initializers
 from keras import ops
 from keras import regularizers
 
+from keras_lstm_variants._cell import CellArguments
 from keras_lstm_variants._cell import check_bool
 from keras_lstm_variants._cell import check_input_shape
 from keras_lstm_variants._cell import check_positive_int
 from keras_lstm_variants._cell import check_rate
 from keras_lstm_variants._cell import check_step
-from keras_lstm_variants._cell import checked_config
 from keras_lstm_variants._cell import checked_initializer as _initializer
-from keras_lstm_variants._cell import constructor_arguments
 from keras_lstm_variants._cell import serializable
 from keras_lstm_variants._keras_internal import DropoutRNNCell
 from keras_lstm_variants._parallel_rnn import ParallelRNNLayerBase
@@ -172,7 +171,7 @@ def mlstm_parallel(q, k, v, i_pre, log_f, C0, n0, m0):
 
 
 @serializable
-class MLSTMCell(keras.Layer, DropoutRNNCell):
+class MLSTMCell(CellArguments, keras.Layer, DropoutRNNCell):
     r"""Cell of xLSTM's mLSTM: a matrix memory per head, exponential gating.
 
     Per head (of `num_heads`, each of size $d$ = `units / num_heads`), from
@@ -337,16 +336,6 @@ class MLSTMCell(keras.Layer, DropoutRNNCell):
         self.seed_generator = keras.random.SeedGenerator(seed=seed)
         self.state_size = [units * self.head_size, units, num_heads]
         self.output_size = units
-
-    @classmethod
-    def argument_names(cls):
-        """Every constructor argument of the cell."""
-        return constructor_arguments(cls, MLSTMCell)
-
-    @classmethod
-    def from_config(cls, config):
-        checked_config(cls, config, cls.argument_names())
-        return super().from_config(config)
 
     def build(self, input_shape):
         check_input_shape(self, input_shape)

@@ -9,6 +9,7 @@ from keras import ops
 
 from keras_lstm_variants._cell import LSTMCellBase
 from keras_lstm_variants._cell import check_positive_int
+from keras_lstm_variants._cell import checked_initializer
 from keras_lstm_variants._cell import serializable
 from keras_lstm_variants._layer import LSTMLayerBase
 
@@ -101,15 +102,8 @@ def _initializer(name, identifier, num_heads):
                 f"the bias only. Received: {name}={identifier!r}."
             )
         return PowerLawForgetBias(num_heads=num_heads)
-    try:
-        return initializers.get(identifier)
-    except (ValueError, TypeError) as error:
-        raise ValueError(
-            f"Argument `{name}` must be a Keras initializer or its name"
-            + (f", or {POWERLAW_BLOCKDEPENDENT!r}"
-               if name == "bias_initializer" else "")
-            + f". Received: {name}={identifier!r}."
-        ) from error
+    also = (POWERLAW_BLOCKDEPENDENT,) if name == "bias_initializer" else ()
+    return checked_initializer(name, identifier, also)
 
 
 # Options of the base that sLSTM's state makes meaningless, with why.

@@ -10,8 +10,9 @@ import pytest
 SCRIPT = pathlib.Path(__file__).parents[1] / "benchmarks" / "bench_layers.py"
 
 
-def _load():
-    spec = importlib.util.spec_from_file_location("bench_layers", SCRIPT)
+def _load(name="bench_layers"):
+    path = SCRIPT.with_name(f"{name}.py")
+    spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -44,6 +45,33 @@ def test_matmul_flops_count_the_gate_blocks():
     shape = (2, 3, 5, 7)  # B, T, D, U
     assert bench.matmul_flops("LSTM", shape) == 2 * 2 * 3 * (5 + 7) * 4 * 7
     assert bench.matmul_flops("CoupledLSTM [step]", shape) == 2 * 2 * 3 * 12 * 3 * 7
+
+
+def test_the_sweeps_find_the_crossover_from_their_rows():
+    # Faster at 64, slower at 256, faster from 1024 on: the crossover is
+    # 1024 (faster at every longer T), and never when the longest is slower.
+    min_rnn, mlstm = _load("bench_min_rnn"), _load("bench_mlstm")
+    scan_over_step = {64: 0.5, 256: 2.0, 1024: 0.9, 4096: 0.3}
+    rows = []
+    for steps, ratio in scan_over_step.items():
+        rows += [
+            {"T": steps, "layer": "MinGRU [scan]", "train_ms": ratio,
+             "infer_ms": 2.0},
+            {"T": steps, "layer": "MinGRU [step]", "train_ms": 1.0,
+             "infer_ms": 1.0},
+            {"T": steps, "layer": "keras.GRU", "train_ms": 0.1,
+             "infer_ms": 0.1},
+        ]
+    result = {"rows": rows}
+    assert min_rnn.crossover(result, "MinGRU", "train") == 1024
+    assert min_rnn.crossover(result, "MinGRU", "infer") is None
+    rows = [
+        {"T": steps, "mode": mode, "train_ms": time, "infer_ms": 1.0}
+        for steps, ratio in scan_over_step.items()
+        for mode, time in (("parallel", ratio), ("step", 1.0))
+    ]
+    assert mlstm.crossover({"rows": rows}, "train_ms") == 1024
+    assert mlstm.crossover({"rows": rows}, "infer_ms") is None
 
 
 def test_custom_shapes_parse(capsys):
