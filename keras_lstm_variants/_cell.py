@@ -16,6 +16,7 @@ import inspect
 import math
 import numbers
 import random
+import re
 from typing import NamedTuple
 
 import keras
@@ -253,9 +254,41 @@ class CellArguments:
         return super().from_config(config)
 
 
+def checked_flags(**flags):
+    """keras.layers.RNN's flags (`return_sequences`, ...), each checked to be
+    True or False: Keras takes any truthy value."""
+    return {name: check_bool(name, value) for name, value in flags.items()}
+
+
+def snake_case(name):
+    name = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1_\2", name)
+    return re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name).lower()
+
+
+def static_dim(shape, axis):
+    return None if shape is None or len(shape) == 0 else shape[axis]
+
+
 class LayerArguments:
     """Mixed into each layer base over a cell (`cell_class`): the layer's
-    `argument_names()` and `from_config`, as `CellArguments`'s."""
+    `argument_names()` and `from_config`, as `CellArguments`'s, and its cell
+    built from its arguments."""
+
+    def make_cell(self, units, kwargs):
+        """`cell_class` built from the arguments in `kwargs` that are the
+        cell's (taken out of `kwargs`)."""
+        cell_arguments = {
+            name: kwargs.pop(name)
+            for name in self.cell_class.argument_names()
+            if name in kwargs
+        }
+        return self.cell_class(
+            units,
+            dtype=kwargs.get("dtype"),
+            trainable=kwargs.get("trainable", True),
+            name=snake_case(self.cell_class.__name__),
+            **cell_arguments,
+        )
 
     @classmethod
     def argument_names(cls):

@@ -8,7 +8,6 @@ gate pre-activations as `LOOP_STRATEGY` says is fastest where it runs, and
 hands the rest of each step to the cell.
 """
 
-import re
 
 import keras
 from keras import ops
@@ -18,9 +17,11 @@ from keras_lstm_variants._cell import LSTMCellBase
 from keras_lstm_variants._cell import VariantDefinitionError
 from keras_lstm_variants._cell import check_input_shape
 from keras_lstm_variants._cell import check_sequences
+from keras_lstm_variants._cell import checked_flags
 from keras_lstm_variants._cell import flat_layer_config
 from keras_lstm_variants._cell import forwarded_signature
 from keras_lstm_variants._cell import serializable
+from keras_lstm_variants._cell import static_dim
 from keras_lstm_variants._fused import cudnn_problem
 from keras_lstm_variants._fused import fused_loop
 from keras_lstm_variants._fused import takes_cudnn
@@ -66,13 +67,6 @@ def loop_strategy(fused_kernel_size):
     return strategy
 
 
-def _snake_case(name):
-    name = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1_\2", name)
-    return re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name).lower()
-
-
-def _static_dim(shape, axis):
-    return None if shape is None or len(shape) == 0 else shape[axis]
 
 
 @serializable
@@ -148,18 +142,12 @@ class LSTMLayerBase(LayerArguments, keras.layers.RNN):
                 "subclass of `LSTMCellBase`. Received: "
                 f"cell_class={self.cell_class!r}."
             )
-        cell_arguments = {
-            name: kwargs.pop(name)
-            for name in self.cell_class.argument_names()
-            if name in kwargs
-        }
-        cell = self.cell_class(
-            units,
-            dtype=kwargs.get("dtype"),
-            trainable=kwargs.get("trainable", True),
-            name=_snake_case(self.cell_class.__name__),
-            **cell_arguments,
+        flags = checked_flags(
+            return_sequences=return_sequences, return_state=return_state,
+            go_backwards=go_backwards, stateful=stateful, unroll=unroll,
+            zero_output_for_mask=zero_output_for_mask,
         )
+        cell = self.make_cell(units, kwargs)
         problem = cudnn_problem(cell) if use_cudnn is True else None
         if problem is not None:
             raise ValueError(
@@ -168,12 +156,7 @@ class LSTMLayerBase(LayerArguments, keras.layers.RNN):
             )
         super().__init__(
             cell,
-            return_sequences=return_sequences,
-            return_state=return_state,
-            go_backwards=go_backwards,
-            stateful=stateful,
-            unroll=unroll,
-            zero_output_for_mask=zero_output_for_mask,
+            **flags,
             activity_regularizer=activity_regularizer,
             **kwargs,
         )
@@ -303,7 +286,7 @@ class LSTMLayerBase(LayerArguments, keras.layers.RNN):
                 f"of {len(self.state_size)} tensors [{', '.join(names)}]. "
                 f"Received: {len(states)} tensor(s)."
             )
-        batch = _static_dim(sequences.shape, 0)
+        batch = static_dim(sequences.shape, 0)
         for name, state, size in zip(
             names, states, self.state_size, strict=True
         ):

@@ -17,7 +17,6 @@ parallel route), `parallel_description`, `parallel_from_steps` and
 """
 
 import functools
-import re
 
 import keras
 from keras import ops
@@ -25,7 +24,9 @@ from keras import ops
 from keras_lstm_variants._cell import LayerArguments
 from keras_lstm_variants._cell import check_input_shape
 from keras_lstm_variants._cell import check_sequences
+from keras_lstm_variants._cell import checked_flags
 from keras_lstm_variants._cell import flat_layer_config
+from keras_lstm_variants._cell import static_dim
 from keras_lstm_variants._keras_internal import backend_rnn
 
 
@@ -50,13 +51,6 @@ def on_accelerator():
     return any(not device.lower().startswith("cpu") for device in devices)
 
 
-def snake_case(name):
-    name = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1_\2", name)
-    return re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name).lower()
-
-
-def static_dim(shape, axis):
-    return None if shape is None or len(shape) == 0 else shape[axis]
 
 
 class ParallelRNNLayerBase(LayerArguments, keras.layers.RNN):
@@ -111,26 +105,15 @@ class ParallelRNNLayerBase(LayerArguments, keras.layers.RNN):
                 "'step' Keras's loop, 'auto' the one measured faster for "
                 f"the sequence length. Received: mode={mode!r}."
             )
-        cell_arguments = {
-            name: kwargs.pop(name)
-            for name in self.cell_class.argument_names()
-            if name in kwargs
-        }
-        cell = self.cell_class(
-            units,
-            dtype=kwargs.get("dtype"),
-            trainable=kwargs.get("trainable", True),
-            name=snake_case(self.cell_class.__name__),
-            **cell_arguments,
+        flags = checked_flags(
+            return_sequences=return_sequences, return_state=return_state,
+            go_backwards=go_backwards, stateful=stateful, unroll=unroll,
+            zero_output_for_mask=zero_output_for_mask,
         )
+        cell = self.make_cell(units, kwargs)
         super().__init__(
             cell,
-            return_sequences=return_sequences,
-            return_state=return_state,
-            go_backwards=go_backwards,
-            stateful=stateful,
-            unroll=unroll,
-            zero_output_for_mask=zero_output_for_mask,
+            **flags,
             activity_regularizer=activity_regularizer,
             **kwargs,
         )

@@ -282,9 +282,15 @@ def test_config_without_an_optional_key_takes_its_default(variant):
         (klv.LayerNormLSTM, "carry_normalized_state", "False"),
         (klv.MinLSTM, "normalize_gates", None),
         (klv.MinGRU, "use_bias", 1),
+        # keras.layers.RNN's flags, which Keras itself takes as truthy.
+        (klv.PeepholeLSTM, "return_sequences", "no"),
+        (klv.MinLSTM, "return_state", 1),
+        (klv.SLSTM, "go_backwards", "False"),
+        (klv.MLSTM, "stateful", None),
     ],
     ids=["use_bias", "unit_forget_bias", "use_peepholes",
-         "carry_normalized_state", "normalize_gates", "min_use_bias"],
+         "carry_normalized_state", "normalize_gates", "min_use_bias",
+         "return_sequences", "return_state", "go_backwards", "stateful"],
 )
 def test_flags_must_be_booleans(make, name, value):
     """`bool("no")` is True: a flag given as a string or number is refused
