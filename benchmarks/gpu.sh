@@ -15,7 +15,9 @@
 #                                  and PyTorch, float32 and mixed_bfloat16, at
 #                                  three shapes; writes gpu.md and gpu.json
 #                                  into OUTPUT (default: $OUT, else
-#                                  gpu_output/)
+#                                  gpu_output/); then MinLSTM/MinGRU's scan
+#                                  and MLSTM's parallel form against their
+#                                  step loops (OUTPUT/min_rnn/, mlstm/)
 #   benchmarks/gpu.sh --dry-run [OUTPUT]
 #                                  the same here on CPU with the test
 #                                  environment (.venv), one tiny shape; part
@@ -92,5 +94,22 @@ for run in $runs; do
         --layers "$LAYERS" --rounds "$ROUNDS" --calls "$CALLS" \
         --no-plot --output "$work/bench" || status=1
 done
+# The routes that run in parallel over time, against their step loops:
+# MinLSTM/MinGRU's scan and MLSTM's parallel form (their own tables, in
+# OUTPUT/min_rnn/ and OUTPUT/mlstm/). The dry run smoke-tests the first on
+# PyTorch (each of MLSTM's sizes starts a process of its own: minutes).
+if [ "$mode" = dry ]; then
+    KERAS_BACKEND=torch "$PYTHON" benchmarks/bench_min_rnn.py \
+        --backend torch --quick --output "$output/min_rnn" || status=1
+else
+    for backend in jax torch; do
+        KERAS_BACKEND=$backend "$PYTHON" benchmarks/bench_min_rnn.py \
+            --backend "$backend" --steps 256,1024,4096 \
+            --output "$output/min_rnn" || status=1
+        KERAS_BACKEND=$backend "$PYTHON" benchmarks/bench_mlstm.py \
+            --backend "$backend" --steps 512,2048 \
+            --output "$output/mlstm" || status=1
+    done
+fi
 "$PYTHON" benchmarks/gpu_report.py "$work" "$output"
 exit $status

@@ -137,3 +137,9 @@ def test_gpu_script_dry_run_checks_and_writes_its_tables(tmp_path):
     table = (tmp_path / "gpu.md").read_text()
     for layer in ("keras.LSTM", "CoupledLSTM", "LayerNormLSTM"):
         assert f"| {layer} |" in table
+    scan = json.loads((tmp_path / "min_rnn" / "torch.json").read_text())
+    assert {row["layer"] for row in scan["rows"]} == {
+        "MinGRU [scan]", "MinGRU [step]", "keras.GRU",
+        "MinLSTM [scan]", "MinLSTM [step]", "keras.LSTM",
+    }
+    assert all(row["train_ms"] > 0 for row in scan["rows"])
