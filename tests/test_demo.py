@@ -4,6 +4,7 @@ import json
 
 import keras
 import numpy as np
+import pytest
 from conftest import load_example
 
 import keras_lstm_variants  # noqa: F401
@@ -19,6 +20,10 @@ def test_data_is_the_adding_problem():
     assert abs(np.var(y) - 1 / 6) < 0.03  # what predicting the mean scores
 
 
+@pytest.mark.skipif(keras.backend.backend() != "torch",
+                    reason="five models: run once per suite, in the PyTorch "
+                    "session (every backend runs the demo with one model "
+                    "below)")
 def test_tiny_run_writes_results_plot_and_model(tmp_path, capsys):
     code = load_example("adding_problem").main([
         "--length", "8", "--steps", "4", "--evaluations", "2", "--units", "3",

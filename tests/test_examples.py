@@ -10,6 +10,7 @@ import keras
 import numpy as np
 import pytest
 from conftest import load_example
+from conftest import one_per_backend
 
 import keras_lstm_variants as klv
 
@@ -27,7 +28,9 @@ COMMON = ["--epochs", "1", "--units", "4", "--batch-size", "4", "--verbose", "0"
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("variant", ["LSTM", "LayerNormLSTM"])
+@pytest.mark.parametrize(
+    "variant", one_per_backend(["LSTM", "LayerNormLSTM"])
+)
 def test_imdb_on_mock_data(tmp_path, variant):
     with tfds.testing.mock_data(num_examples=8):
         code = load_example("imdb_sentiment").main(COMMON + [
@@ -166,6 +169,9 @@ def test_a_missing_package_is_named_before_training(
     assert f"needs {hidden}" in message and install in message, message
 
 
+@pytest.mark.skipif(keras.backend.backend() != "torch",
+                    reason="NumPy data: run once per suite, in the PyTorch "
+                    "session")
 def test_study_data_is_the_real_data():
     study = load_example("variant_study")
     expected = {  # task: (train shape, test shape, classes)
@@ -199,10 +205,10 @@ def test_study_data_is_the_real_data():
 
 # Pairwise: each backend runs the quick study on its share of the tasks,
 # with a variant of its own (a compiled model costs ~10 s a run on JAX).
-STUDY_TASKS = {"tensorflow": ["digits", "reverse"],
-               "jax": ["japanese_vowels"], "torch": ["mnist1d"]}
-STUDY_VARIANTS = {"tensorflow": ["LSTM (NP)", "FGR"],
-                  "jax": ["CIFG (forget bias 0)"], "torch": ["MinGRU"]}
+STUDY_TASKS = {"tensorflow": ["digits"], "jax": ["japanese_vowels"],
+               "torch": ["mnist1d", "reverse"]}
+STUDY_VARIANTS = {"tensorflow": ["LSTM (NP)"],
+                  "jax": ["CIFG (forget bias 0)"], "torch": ["MinGRU", "FGR"]}
 
 
 def test_study_pairwise_design_covers_every_task():

@@ -11,18 +11,19 @@ TESTED_VARIANTS = CORE_VARIANTS
 DROPOUT = {"dropout": 0.2, "recurrent_dropout": 0.2, "seed": 3}
 
 # JAX without jit dispatches every op of every scan step from Python: minutes
-# per fit, and not how anyone trains on JAX. TensorFlow fits three variants
-# here, one way each (the other three fit under XLA and in the graph
-# executor in test_loop_strategies). Torch trains every variant eagerly, and
-# one also through torch.compile, without Bidirectional (the compile takes
-# a minute or more per direction here; the loop is the same code for all).
+# per fit, and not how anyone trains on JAX. Pairwise over the compiled
+# backends: TensorFlow fits three variants (LSTM under XLA, two in the graph
+# executor; test_loop_strategies fits the others both ways) and JAX the
+# other three, and LayerNormLSTM again under XLA. Torch trains every variant
+# eagerly, and one also through torch.compile, without Bidirectional (with
+# it, the compile took 60-130 s here; the loop is the same code for all).
 _BACKEND = keras.backend.backend()
-_TENSORFLOW_FITS = {"lstm": True, "coupled": False, "layer_norm": True}
+_TENSORFLOW_FITS = {"lstm": True, "coupled": False, "layer_norm": False}
 FITS = [
     (variant, jit)
     for variant in CORE_VARIANTS
     for jit in {
-        "jax": [True],
+        "jax": [] if variant.name in ("lstm", "coupled") else [True],
         "tensorflow": [_TENSORFLOW_FITS[variant.name]]
         if variant.name in _TENSORFLOW_FITS else [],
         "torch": [False, True] if variant.name == "coupled" else [False],
@@ -48,9 +49,17 @@ def test_fit_reduces_the_loss(variant, rng, jit_compile):
     model.compile(
         keras.optimizers.Adam(0.02), "mse", jit_compile=jit_compile
     )
-    before = model.evaluate(x, y, verbose=0)
+
+    def loss():
+        if _BACKEND == "torch" and jit_compile:
+            # torch.compile of Keras's test step recompiles eight times on
+            # Keras's own guards (40 s here); the compiled fit is under test.
+            return float(np.mean((keras.ops.convert_to_numpy(model(x)) - y) ** 2))
+        return model.evaluate(x, y, verbose=0)
+
+    before = loss()
     model.fit(x, y, epochs=15, batch_size=16, verbose=0)
-    after = model.evaluate(x, y, verbose=0)
+    after = loss()
     assert np.isfinite(after) and after < 0.7 * before
 
 
