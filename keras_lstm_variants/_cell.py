@@ -240,8 +240,14 @@ def constructor_arguments(cls, base):
 
 class CellArguments:
     """Mixed into each cell base (first, before `keras.Layer`): the cell's
-    `argument_names()` and a `from_config` that names what a config lacks or
-    has too many."""
+    `argument_names()`, its signature with every argument (not `**kwargs`),
+    and a `from_config` that names what a config lacks or has too many."""
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        cls.__signature__ = forwarded_signature(
+            [k for k in cls.__mro__ if issubclass(k, CellArguments)]
+        )
 
     @classmethod
     def argument_names(cls):
@@ -269,10 +275,30 @@ def static_dim(shape, axis):
     return None if shape is None or len(shape) == 0 else shape[axis]
 
 
+def _cell_property(name):
+    return property(
+        lambda self: getattr(self.cell, name),
+        doc=f"The cell's `{name}` (read-only).",
+    )
+
+
 class LayerArguments:
     """Mixed into each layer base over a cell (`cell_class`): the layer's
-    `argument_names()` and `from_config`, as `CellArguments`'s, and its cell
-    built from its arguments."""
+    `argument_names()` and `from_config`, as `CellArguments`'s, its cell
+    built from its arguments, the cell's arguments as read-only properties,
+    and a signature with every argument, the cell's included."""
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if cls.cell_class is None:
+            return
+        for name in cls.cell_class.argument_names():
+            if not hasattr(cls, name):
+                setattr(cls, name, _cell_property(name))
+        cls.__signature__ = forwarded_signature(
+            [k for k in cls.__mro__ + cls.cell_class.__mro__
+             if issubclass(k, (LayerArguments, CellArguments))]
+        )
 
     def make_cell(self, units, kwargs):
         """`cell_class` built from the arguments in `kwargs` that are the
@@ -499,12 +525,6 @@ class LSTMCellBase(CellArguments, keras.Layer, DropoutRNNCell):
     """
 
     gates = None
-
-    def __init_subclass__(cls, **kwargs):
-        super().__init_subclass__(**kwargs)
-        cls.__signature__ = forwarded_signature(
-            [k for k in cls.__mro__ if issubclass(k, LSTMCellBase)]
-        )
 
     def __init__(
         self,

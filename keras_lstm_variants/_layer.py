@@ -19,7 +19,6 @@ from keras_lstm_variants._cell import check_input_shape
 from keras_lstm_variants._cell import check_sequences
 from keras_lstm_variants._cell import checked_flags
 from keras_lstm_variants._cell import flat_layer_config
-from keras_lstm_variants._cell import forwarded_signature
 from keras_lstm_variants._cell import serializable
 from keras_lstm_variants._cell import static_dim
 from keras_lstm_variants._fused import cudnn_problem
@@ -103,16 +102,6 @@ class LSTMLayerBase(LayerArguments, keras.layers.RNN):
     # layer while it traces: `hook(layer, sequences, initial_state, mask)`
     # returns the layer's outputs, or None for the layer's own call.
     call_hook = None
-
-    def __init_subclass__(cls, **kwargs):
-        super().__init_subclass__(**kwargs)
-        for name in cls.cell_class.argument_names():
-            if not hasattr(cls, name):
-                setattr(cls, name, _cell_property(name))
-        cls.__signature__ = forwarded_signature(
-            [k for k in cls.__mro__ + cls.cell_class.__mro__
-             if issubclass(k, (LSTMLayerBase, LSTMCellBase))]
-        )
 
     def __init__(
         self,
@@ -359,8 +348,3 @@ def _masked_outputs(mask, last_output, outputs, all_outputs, zero_for_mask):
     return last_output, outputs
 
 
-def _cell_property(name):
-    return property(
-        lambda self: getattr(self.cell, name),
-        doc=f"The cell's `{name}` (read-only).",
-    )

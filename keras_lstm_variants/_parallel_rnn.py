@@ -71,14 +71,6 @@ class ParallelRNNLayerBase(LayerArguments, keras.layers.RNN):
     parallel_from_steps = {"cpu": {}, "accelerator": {}}
     meaningless = {}
 
-    def __init_subclass__(cls, **kwargs):
-        super().__init_subclass__(**kwargs)
-        if cls.cell_class is None:
-            return
-        for name in cls.cell_class.argument_names():
-            if not hasattr(cls, name):
-                setattr(cls, name, _cell_property(name))
-
     @classmethod
     def modes(cls):
         return ("auto", cls.parallel_mode, "step")
@@ -280,8 +272,3 @@ def masked_outputs(mask, last_output, outputs, all_outputs, zero_for_mask):
     return last_output, outputs
 
 
-def _cell_property(name):
-    return property(
-        lambda self: getattr(self.cell, name),
-        doc=f"The cell's `{name}` (read-only).",
-    )
