@@ -9,9 +9,10 @@ starts):
 One model holds each layer, alone or inside Bidirectional (pairwise: JAX
 the other way round), side by side behind a Masking layer (one compile);
 it is trained a few SGD steps on the same global batches twice, on one
-device and split over two simulated CPU devices. Prints one JSON object: the replica count, how many
-devices hold each variable, and per layer the largest weight difference
-between the two runs and how far its weights moved from their start.
+device and split over two simulated CPU devices. Prints one JSON object:
+the replica count, how many devices hold each variable, and per layer the
+largest weight difference between the two runs and how far its weights
+moved from their start.
 """
 
 import json

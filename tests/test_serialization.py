@@ -1,5 +1,6 @@
 """Config and `.keras` round trips, alone and inside RNN wrappers."""
 
+import functools
 import inspect
 import json
 import os
@@ -109,12 +110,15 @@ _POSITIONS = {  # where -> the variant's core in that position
 }
 
 
+def _branch(variant, where, inputs):
+    """The variant in one of the positions, then a Dense layer, on `inputs`."""
+    return keras.layers.Dense(2)(_POSITIONS[where](variant)(inputs))
+
+
 def _model(variant, where):
     """A small model holding the variant in one of the positions."""
     inputs = keras.Input((5, 3))
-    return keras.Model(
-        inputs, keras.layers.Dense(2)(_POSITIONS[where](variant)(inputs))
-    )
+    return keras.Model(inputs, _branch(variant, where, inputs))
 
 
 def _randomise(model, rng):
@@ -145,39 +149,42 @@ def test_load_in_a_fresh_process(rng, tmp_path):
     x = rng.normal(size=(2, 5, 3)).astype("float32")
     np.save(tmp_path / "x.npy", x)
     # Every position is round-tripped in-process above; here one model
-    # holds a third of the layers below (the backends take turns: over the
-    # suite each is loaded once), so that every position and layer is loaded
-    # and run by a process that only imported the package, at the cost of
-    # one compile on each side. Each variant takes one position, in rotation.
-    inputs = keras.Input((5, 3))
-    outputs = []
-    for k, variant in enumerate(VARIANTS):
-        where = list(_POSITIONS)[k % len(_POSITIONS)]
-        outputs.append(
-            keras.layers.Dense(2)(_POSITIONS[where](variant)(inputs))
-        )
+    # holds a third of the branches below (the backends take turns: over
+    # the suite each is loaded once), so that every position and layer is
+    # loaded and run by a process that only imported the package, at the
+    # cost of one compile on each side. Each variant takes one position, in
+    # rotation. A branch maps the inputs to an output; only this backend's
+    # third is built.
+    positions = list(_POSITIONS)
+    branches = [
+        functools.partial(_branch, variant, positions[k % len(positions)])
+        for k, variant in enumerate(VARIANTS)
+    ]
     # Greff et al.'s nine variants side by side.
-    outputs += [
-        klv.search_space.layer(name, 3, projection_units=2)(inputs)
+    branches += [
+        lambda i, name=name: klv.search_space.layer(
+            name, 3, projection_units=2
+        )(i)
         for name in klv.search_space.NAMES
     ]
     # The minimal RNNs: each route, Bidirectional, and the cells in RNN.
-    outputs += [
-        klv.MinGRU(4, mode="scan")(inputs),
-        klv.MinLSTM(3, mode="step", normalize_gates=False)(inputs),
-        keras.layers.Bidirectional(klv.MinLSTM(2))(inputs),
-        keras.layers.RNN(klv.MinGRUCell(2), go_backwards=True)(inputs),
-        keras.layers.RNN(klv.MinLSTMCell(2))(inputs),
+    branches += [
+        lambda i: klv.MinGRU(4, mode="scan")(i),
+        lambda i: klv.MinLSTM(3, mode="step", normalize_gates=False)(i),
+        lambda i: keras.layers.Bidirectional(klv.MinLSTM(2))(i),
+        lambda i: keras.layers.RNN(klv.MinGRUCell(2), go_backwards=True)(i),
+        lambda i: keras.layers.RNN(klv.MinLSTMCell(2))(i),
     ]
     # sLSTM: heads, Bidirectional, backwards, and the cell in RNN; mLSTM.
-    outputs += [
-        klv.SLSTM(4, num_heads=2)(inputs),
-        keras.layers.Bidirectional(klv.SLSTM(2))(inputs),
-        keras.layers.RNN(klv.SLSTMCell(3), go_backwards=True)(inputs),
-        klv.MLSTM(4, num_heads=2, mode="step")(inputs),
+    branches += [
+        lambda i: klv.SLSTM(4, num_heads=2)(i),
+        lambda i: keras.layers.Bidirectional(klv.SLSTM(2))(i),
+        lambda i: keras.layers.RNN(klv.SLSTMCell(3), go_backwards=True)(i),
+        lambda i: klv.MLSTM(4, num_heads=2, mode="step")(i),
     ]
     share = BACKENDS.index(keras.backend.backend())
-    outputs = outputs[share::len(BACKENDS)]
+    inputs = keras.Input((5, 3))
+    outputs = [branch(inputs) for branch in branches[share::len(BACKENDS)]]
     model = keras.Model(inputs, outputs)
     _randomise(model, rng)
     model.save(tmp_path / "every_layer.keras")
