@@ -32,6 +32,8 @@ from keras_lstm_variants._cell import check_rate
 from keras_lstm_variants._cell import check_step
 from keras_lstm_variants._cell import checked_initializer
 from keras_lstm_variants._keras_internal import DropoutRNNCell
+from keras_lstm_variants._numerics import LOG_ZERO
+from keras_lstm_variants._numerics import wide_dtype
 from keras_lstm_variants._parallel_rnn import ParallelRNNLayerBase
 from keras_lstm_variants._parallel_rnn import check_meaningful
 from keras_lstm_variants._parallel_rnn import on_accelerator  # noqa: F401
@@ -47,10 +49,6 @@ SCAN_FROM_STEPS = {
     "cpu": {"jax": None, "tensorflow": None, "torch": 64},
     "accelerator": {"jax": 64, "tensorflow": 64, "torch": 64},
 }
-
-# The log of a masked step's b (b = 0): finite, so that the log-add-exp of
-# the scan and its gradient never meet inf - inf; exp() of it is exactly 0.
-_LOG_ZERO = -1e30
 
 # Arguments of keras.layers.LSTM/GRU (and of this package's LSTM cells) that
 # a minimal RNN has no use for, with the reason the error gives.
@@ -92,11 +90,6 @@ def log_g(x):
     r"""$\log g(x)$, computed without forming $g(x)$: $\log(x + 1/2)$ for
     $x \ge 0$, $-\mathrm{softplus}(-x) = \log \sigma(x)$ otherwise."""
     return ops.where(x >= 0, ops.log(ops.relu(x) + 0.5), -ops.softplus(-x))
-
-
-def log_sigmoid(x):
-    r"""$\log \sigma(x) = -\mathrm{softplus}(-x)$, finite for any finite x."""
-    return -ops.softplus(-x)
 
 
 def _combine(earlier, later):
@@ -214,7 +207,7 @@ class MinRNNCellBase(CellArguments, keras.Layer, DropoutRNNCell):
         z = ops.matmul(x, self.kernel)
         if self.use_bias:
             z = z + self.bias
-        z = ops.cast(z, _wide_dtype(self.variable_dtype))
+        z = ops.cast(z, wide_dtype(self.variable_dtype))
         blocks = ops.split(z, len(self.gates), axis=-1)
         return dict(zip(self.gates, blocks, strict=True))
 
@@ -258,11 +251,6 @@ class MinRNNCellBase(CellArguments, keras.Layer, DropoutRNNCell):
         }
 
 
-def _wide_dtype(dtype):
-    """float32 for a half-precision dtype, else `dtype` itself."""
-    return "float32" if dtype in ("float16", "bfloat16") else dtype
-
-
 
 class MinRNNLayerBase(ParallelRNNLayerBase):
     """The base of `MinLSTM` and `MinGRU`: a `keras.layers.RNN` over the
@@ -299,7 +287,7 @@ class MinRNNLayerBase(ParallelRNNLayerBase):
         if mask is not None:
             step_on = ops.expand_dims(ops.cast(mask, "bool"), -1)
             log_a = ops.where(step_on, log_a, ops.zeros_like(log_a))
-            log_b = ops.where(step_on, log_b, ops.full_like(log_b, _LOG_ZERO))
+            log_b = ops.where(step_on, log_b, ops.full_like(log_b, LOG_ZERO))
         h0 = ops.cast(initial_state[0], log_a.dtype)
         h = ops.cast(log_space_scan(log_a, log_b, h0), cell.compute_dtype)
         return h[:, -1], h, [h[:, -1]]

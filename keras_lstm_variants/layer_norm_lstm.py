@@ -11,6 +11,7 @@ from keras_lstm_variants._cell import check_bool
 from keras_lstm_variants._cell import serializable
 from keras_lstm_variants._layer import LSTMLayerBase
 from keras_lstm_variants._layer import loop_context
+from keras_lstm_variants._numerics import wide_dtype
 
 # The three normalisations, in weight order: of x W, of h U, of the new carry.
 _NORMS = ("kernel_norm", "recurrent_norm", "state_norm")
@@ -82,14 +83,16 @@ def _normalization(epsilon, fast, centred=False):
 
 
 def _centred_kernel(kernel, dtype):
-    """`kernel` minus the mean of each of its rows, computed in float32.
+    """`kernel` minus the mean of each of its rows, computed in at least
+    float32 (`wide_dtype`).
 
     The mean over the 4U columns of `x @ kernel` is `x @ mean(kernel)`, so
     `x @ _centred_kernel(kernel)` is `x @ kernel` centred: the mean is
     subtracted once per sequence from the weights instead of at every step
     from the projections (and no cancellation occurs in the projection).
     """
-    kernel = ops.cast(kernel, "float32")
+    wide = wide_dtype(keras.backend.standardize_dtype(kernel.dtype))
+    kernel = ops.cast(kernel, wide)
     centred = kernel - ops.mean(kernel, axis=-1, keepdims=True)
     return ops.cast(centred, dtype)
 
@@ -121,7 +124,8 @@ class LayerNormLSTMCell(LSTMCellBase):
     where $\mathrm{LN}(a) = \gamma \odot (a - \mu) / \sqrt{\sigma^2 +
     \epsilon} + \beta$, with $\mu, \sigma^2$ the mean and variance over the
     last axis (of all $4U$ pre-activations for $\mathrm{LN}_x$ and
-    $\mathrm{LN}_h$), computed in float32 under mixed precision.
+    $\mathrm{LN}_h$), computed in float32 under mixed precision and in
+    float64 in a float64 layer.
 
     By default the un-normalised $c_t$ is carried to the next step, as in
     Ba et al. With `carry_normalized_state=True` the cell carries
@@ -233,7 +237,8 @@ class LayerNormLSTMCell(LSTMCellBase):
         normalize = _normalization(
             self.norm_epsilon, self._fast_normalization, centred
         )
-        normalized = ops.cast(normalize(ops.cast(a, "float32")), a.dtype)
+        wide = wide_dtype(self.variable_dtype)
+        normalized = ops.cast(normalize(ops.cast(a, wide)), a.dtype)
         gamma = getattr(self, f"{norm}_gamma")
         beta = getattr(self, f"{norm}_beta")
         return normalized * ops.cast(gamma, a.dtype) + ops.cast(beta, a.dtype)

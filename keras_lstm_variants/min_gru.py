@@ -7,7 +7,7 @@ from keras_lstm_variants._min_rnn import MinRNNCellBase
 from keras_lstm_variants._min_rnn import MinRNNLayerBase
 from keras_lstm_variants._min_rnn import g
 from keras_lstm_variants._min_rnn import log_g
-from keras_lstm_variants._min_rnn import log_sigmoid
+from keras_lstm_variants._numerics import log_sigmoid
 
 
 @serializable

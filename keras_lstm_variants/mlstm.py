@@ -27,6 +27,9 @@ from keras_lstm_variants._cell import check_step
 from keras_lstm_variants._cell import checked_initializer as _initializer
 from keras_lstm_variants._cell import serializable
 from keras_lstm_variants._keras_internal import DropoutRNNCell
+from keras_lstm_variants._numerics import LOG_ZERO
+from keras_lstm_variants._numerics import log_sigmoid
+from keras_lstm_variants._numerics import wide_dtype
 from keras_lstm_variants._parallel_rnn import ParallelRNNLayerBase
 from keras_lstm_variants._parallel_rnn import check_meaningful
 
@@ -46,10 +49,6 @@ PARALLEL_FROM_STEPS = {
     "cpu": {"jax": None, "tensorflow": None, "torch": 1},
     "accelerator": {"jax": 1, "tensorflow": 1, "torch": 1},
 }
-
-# The log of a masked step's input gate: exp() of it is exactly 0, and it
-# stays finite, so that no gradient meets inf - inf.
-_LOG_ZERO = -1e30
 
 # The official initialisation of the gates' bias (`mLSTMCell.
 # reset_parameters`): the input gate's ~ N(0, 0.1), the forget gate's
@@ -83,16 +82,6 @@ _MEANINGLESS = {
     "output_zoneout": "zoneout would make the memory's update non-linear, "
     "which the parallel form cannot run",
 }
-
-
-def _wide_dtype(dtype):
-    """float32 for a half-precision dtype, else `dtype` itself."""
-    return "float32" if dtype in ("float16", "bfloat16") else dtype
-
-
-def log_sigmoid(x):
-    r"""$\log \sigma(x) = -\mathrm{softplus}(-x)$, finite for any x."""
-    return -ops.softplus(-x)
 
 
 def mlstm_step(q, k, v, i_pre, f_pre, C_tm1, n_tm1, m_tm1):
@@ -150,7 +139,7 @@ def mlstm_parallel(q, k, v, i_pre, log_f, C0, n0, m0):
     causal = t[:, None] >= t[None, :]
     F = ops.cumsum(log_f, axis=-1)
     log_D = F[..., :, None] - F[..., None, :] + i_pre[..., None, :]
-    log_D = ops.where(causal, log_D, _LOG_ZERO)
+    log_D = ops.where(causal, log_D, LOG_ZERO)
     log_D0 = F + m0[..., None]
     m = ops.maximum(ops.max(log_D, axis=-1), log_D0)
     D = ops.exp(log_D - m[..., None])
@@ -389,7 +378,7 @@ class MLSTMCell(CellArguments, keras.Layer, DropoutRNNCell):
         if self.use_bias:
             z = z + self.bias
         g = ops.matmul(x, self.gate_kernel) + self.gate_bias
-        dtype = _wide_dtype(self.variable_dtype)
+        dtype = wide_dtype(self.variable_dtype)
         q, k, v, o = ops.split(ops.cast(z, dtype), 4, axis=-1)
         i, f = ops.split(ops.cast(g, dtype), 2, axis=-1)
         return {"q": q, "k": k, "v": v, "o": o, "i": i, "f": f}
@@ -536,7 +525,7 @@ class MLSTM(ParallelRNNLayerBase):
         log_f = ops.transpose(log_sigmoid(z["f"]), (0, 2, 1))
         if mask is not None:
             step_on = ops.expand_dims(ops.cast(mask, "bool"), 1)
-            i_pre = ops.where(step_on, i_pre, _LOG_ZERO)
+            i_pre = ops.where(step_on, i_pre, LOG_ZERO)
             log_f = ops.where(step_on, log_f, 0.0)
         h, (C, n, m) = mlstm_parallel(
             by_head(z["q"]), by_head(z["k"]), by_head(z["v"]), i_pre, log_f,

@@ -9,10 +9,13 @@ starts):
 One model holds each layer, alone or inside Bidirectional (pairwise: JAX
 the other way round), side by side behind a Masking layer (one compile);
 it is trained a few SGD steps on the same global batches twice, on one
-device and split over two simulated CPU devices. Prints one JSON object:
-the replica count, how many devices hold each variable, and per layer the
-largest weight difference between the two runs and how far its weights
-moved from their start.
+device and split over two simulated CPU devices, and on one device again
+with each global batch's gradient summed as halves and as quarters
+(gradient accumulation: the same update, its sums reordered). Prints one
+JSON object: the replica count, how many devices hold each variable, and
+per layer the largest weight difference between the data-parallel and the
+single-device run, the largest one the reordering alone makes, and how far
+its weights moved from their start.
 """
 
 import json
@@ -72,10 +75,17 @@ def branch_weights(model, weights):
     }
 
 
-def train(model, weights, x, y):
+def train(model, weights, x, y, splits=1):
+    """SGD on the global batches; with `splits`, each global batch's
+    gradient is the mean of `splits` sub-batches' gradients (Keras's
+    gradient accumulation): the same update, its sums in another order."""
     model.set_weights(weights)
-    model.compile(keras.optimizers.SGD(0.1), "mse")
-    model.fit(x, y, batch_size=GLOBAL_BATCH, epochs=1, shuffle=False, verbose=0)
+    accumulate = {"gradient_accumulation_steps": splits} if splits > 1 else {}
+    model.compile(keras.optimizers.SGD(0.1, **accumulate), "mse")
+    model.fit(
+        x, y, batch_size=GLOBAL_BATCH // splits, epochs=1, shuffle=False,
+        verbose=0,
+    )
     return model.get_weights()
 
 
@@ -122,6 +132,9 @@ def main():
     single = build()
     start = single.get_weights()
     expected = train(single, start, x, y)
+    # The same training, each global batch's sums in two other orders: the
+    # halves of the data-parallel run, and quarters.
+    reorders = [train(single, start, x, y, splits=n) for n in (2, 4)]
     with scope():
         model = build()
         actual = train(model, start, x, y)
@@ -133,16 +146,19 @@ def main():
         branch_weights(single, expected),
         branch_weights(model, actual),
     )
+    reorders = [branch_weights(single, weights) for weights in reorders]
+
+    def largest_difference(a, b):
+        return max(float(np.abs(u - v).max()) for u, v in zip(a, b))
+
     for key in KEYS:
         results["models"][key] = {
-            "max_difference": max(
-                float(np.abs(a - e).max())
-                for a, e in zip(actual[key], expected[key])
+            "max_difference": largest_difference(actual[key], expected[key]),
+            "reordered_difference": max(
+                largest_difference(weights[key], expected[key])
+                for weights in reorders
             ),
-            "moved": max(
-                float(np.abs(e - s).max())
-                for e, s in zip(expected[key], start[key])
-            ),
+            "moved": largest_difference(expected[key], start[key]),
         }
     print(json.dumps(results))
 

@@ -42,4 +42,19 @@ def test_data_parallel_training_matches_single_device():
     assert len(results["models"]) == 4  # each layer, alone or Bidirectional
     for model, result in results["models"].items():
         assert result["moved"] > 1e-2, model  # training did change the weights
-        assert result["max_difference"] < 5e-4, (model, result)  # float reassociation
+        # The bound is this machine's own sensitivity to the order of the
+        # batch's sums: the same single-device training with each global
+        # batch's gradient summed as halves and as quarters (gradient
+        # accumulation) moves the weights by `reordered_difference`. The
+        # data-parallel run is one more such order; over JAX's native,
+        # AVX2 and SSE4.2 code (--xla_cpu_max_isa) it was 0.07-1.0 times
+        # that, hence the factor 10. No absolute bound can serve every CPU:
+        # LayerNormLSTM's sharp loss (docs: Numerical notes) makes SGD here
+        # amplify a rounding difference to 2.6e-5 ... 2.5e-4 by the third
+        # step, by instruction set, where the other layers stay below 1e-6.
+        bound = 10 * result["reordered_difference"]
+        assert result["max_difference"] <= bound, (model, result)
+        # ... while a replication bug (a replica's gradient not averaged,
+        # weights not kept in sync) changes each update by a share of its
+        # size, far above the bound.
+        assert bound < result["moved"] / 10, (model, result)

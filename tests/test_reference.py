@@ -6,6 +6,8 @@ import pytest
 import reference
 from conftest import assert_close
 
+import keras_lstm_variants
+
 SHAPES = [(3, 7, 5, 4), (1, 1, 2, 3), (4, 12, 6, 8)]  # batch, time, dim, units
 
 
@@ -227,3 +229,29 @@ def test_bidirectional_layer(variant, rng):
     ref_backward, _, _ = reference.run(variant.step, backward, x, go_backwards=True)
     expected = np.concatenate([ref_forward, ref_backward[:, ::-1]], axis=-1)
     assert_close(layer(x.astype("float32")), expected)
+
+
+@pytest.mark.skipif(
+    keras.backend.backend() == "jax",
+    reason="JAX has no float64 without jax_enable_x64, which the suite does "
+    "not set (it would change every other test's dtypes)",
+)
+def test_float64_layer_norm_lstm_normalises_in_float64(rng):
+    """A float64 LayerNormLSTM computes its statistics in float64 (they were
+    computed in float32 whatever the layer's dtype: 2.1e-7 off on
+    TensorFlow). On PyTorch Keras itself computes `keras.ops.mean` of a
+    float64 tensor in float32: there the bound is float32's."""
+    layer = keras_lstm_variants.LayerNormLSTM(
+        5, return_sequences=True, dtype="float64"
+    )
+    x = rng.normal(size=(3, 6, 4))
+    layer.build(x.shape)
+    names = [w.path.split("/")[-1] for w in layer.weights]
+    weights = {
+        name: np.asarray(w, np.float64) + 0.3 * rng.normal(size=w.shape)
+        for name, w in zip(names, layer.get_weights(), strict=True)
+    }
+    layer.set_weights(list(weights.values()))
+    expected, _, _ = reference.run(reference.layer_norm_step, weights, x)
+    error = np.abs(keras.ops.convert_to_numpy(layer(x)) - expected).max()
+    assert error < (1e-12 if keras.backend.backend() == "tensorflow" else 1e-5)
