@@ -49,7 +49,7 @@ from keras_lstm_variants.search_space import NoOutputGateLSTMCell
 from keras_lstm_variants.slstm import SLSTM
 from keras_lstm_variants.slstm import SLSTMCell
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "LSTM",

@@ -317,3 +317,55 @@ def slstm_run(weights, x, num_heads=1, states=None, mask=None,
         output = np.where(keep, new[0], output)
         outputs.append(output)
     return np.stack(outputs, axis=1), states
+
+
+def mlstm_step(x, C, n, m, w, num_heads):
+    """xLSTM's mLSTM (Beck et al. 2024) with the paper's output gate: per
+    head, a matrix memory C (key index, then value index) and normaliser n
+    written with exponential input and sigmoid forget gates, stabilised by
+    m (the official `recurrent_step_stabilized_simple`, epsilon 1e-6). q, k,
+    v, o from `kernel`/`bias`, the gates i, f from `gate_kernel`/
+    `gate_bias` (one column per head). Returns (h, C, n, m), C of shape
+    (batch, heads, d, d), n (batch, heads, d), m (batch, heads)."""
+    z = x @ w["kernel"] + w.get("bias", 0.0)
+    q, k, v, o = np.split(z, 4, axis=-1)
+    batch, units = q.shape
+    d = units // num_heads
+    q, k, v = (a.reshape(batch, num_heads, d) for a in (q, k, v))
+    k = k / np.sqrt(d)
+    i_pre, f_pre = np.split(x @ w["gate_kernel"] + w["gate_bias"], 2, axis=-1)
+    log_f = _log_sigmoid(f_pre)
+    m_new = np.maximum(log_f + m, i_pre)
+    i = np.exp(i_pre - m_new)
+    f = np.exp(log_f + m - m_new)
+    C_new = (f[..., None, None] * C
+             + i[..., None, None] * k[..., :, None] * v[..., None, :])
+    n_new = f[..., None] * n + i[..., None] * k
+    numerator = np.einsum("bhd,bhde->bhe", q, C_new)
+    denominator = np.maximum(np.abs(np.sum(q * n_new, axis=-1)),
+                             np.exp(-m_new)) + 1e-6
+    h = (numerator / denominator[..., None]).reshape(batch, units)
+    return sigmoid(o) * h, C_new, n_new, m_new
+
+
+def mlstm_run(weights, x, num_heads, mask=None, go_backwards=False):
+    """`run` for `mlstm_step` from a zero state: (outputs, [C, n, m])."""
+    x = np.asarray(x, np.float64)
+    batch, time = x.shape[:2]
+    units = weights["kernel"].shape[1] // 4
+    d = units // num_heads
+    states = [np.zeros((batch, num_heads, d, d)),
+              np.zeros((batch, num_heads, d)), np.zeros((batch, num_heads))]
+    mask = np.ones((batch, time), bool) if mask is None else np.asarray(mask)
+    order = range(time - 1, -1, -1) if go_backwards else range(time)
+    output, outputs = np.zeros((batch, units)), []
+    for t in order:
+        h, *new = mlstm_step(x[:, t], *states, weights, num_heads)
+        keep = mask[:, t]
+        states = [
+            np.where(keep.reshape((batch,) + (1,) * (a.ndim - 1)), a, b)
+            for a, b in zip(new, states, strict=True)
+        ]
+        output = np.where(keep[:, None], h, output)
+        outputs.append(output)
+    return np.stack(outputs, axis=1), states

@@ -44,6 +44,15 @@ MODELS = {
     "bidirectional_layer_norm_lstm_cell": lambda: keras.layers.Bidirectional(
         keras.layers.RNN(klv.LayerNormLSTMCell(4, norm_epsilon=1e-2))
     ),
+    # Since 0.2.0: the shared options' weights, and the newer families.
+    "lstm_projected": lambda: klv.LSTM(
+        5, return_sequences=True, projection_units=3, projection_clip=0.4,
+        output_zoneout=0.25,
+    ),
+    "slstm": lambda: klv.SLSTM(4, num_heads=2, return_sequences=True),
+    "mlstm": lambda: klv.MLSTM(4, num_heads=2, return_sequences=True),
+    "min_lstm": lambda: klv.MinLSTM(5, go_backwards=True),
+    "min_gru": lambda: klv.MinGRU(5, return_sequences=True),
 }
 
 
