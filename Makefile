@@ -12,7 +12,7 @@ SOURCES := pyproject.toml constraints.txt $(wildcard keras_lstm_variants/*.py)
 # Our exact test environment (torch's CPU wheel); users get the extras' ranges.
 CONSTRAINTS := -c constraints.txt
 
-.PHONY: test demo docs docs-serve bench install clean dist dist-check
+.PHONY: test demo docs docs-check docs-serve bench install clean dist dist-check
 
 DEMO_ARGS ?=
 
@@ -45,8 +45,7 @@ TEST_JOBS ?= 2
 test: $(VENV)/.installed
 	@$(MAKE) --no-print-directory -k -j$(TEST_JOBS) --output-sync=target \
 		$(BACKEND_TESTS) dist-check
-	@echo "=== docs (mkdocs build --strict)"
-	@$(MAKE) --no-print-directory docs
+	@$(MAKE) --no-print-directory docs-check
 
 BACKEND_TESTS := $(addprefix test-,$(BACKENDS))
 .PHONY: $(BACKEND_TESTS)
@@ -89,6 +88,22 @@ dist-check: dist
 # reference or a docstring warning fails the build (and so `make test`).
 docs: $(VENV)/.installed
 	$(MKDOCS_BUILD)
+
+# The site as the hosting service builds it: a new virtual environment
+# holding `.[docs]` alone (no backend, so mkdocstrings reads the sources
+# statically), built with --strict from the checkout and again from another
+# folder with -f (paths in mkdocs.yml are relative to the file).
+DOCS_VENV := build/docs-venv
+
+docs-check: $(BIN)/python
+	@echo "=== docs: [docs] alone, mkdocs build --strict"
+	@rm -rf $(DOCS_VENV) && $(PYTHON) -m venv $(DOCS_VENV)
+	@$(DOCS_VENV)/bin/python -m pip install --quiet $(CONSTRAINTS) ".[docs]"
+	@NO_MKDOCS_2_WARNING=1 $(DOCS_VENV)/bin/mkdocs build --strict --quiet \
+		--site-dir $(CURDIR)/build/site
+	@cd /tmp && NO_MKDOCS_2_WARNING=1 $(CURDIR)/$(DOCS_VENV)/bin/mkdocs build \
+		--strict --quiet -f $(CURDIR)/mkdocs.yml --site-dir $(CURDIR)/build/site
+	@rm -rf $(DOCS_VENV) build/site
 
 docs-serve: $(VENV)/.installed
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve

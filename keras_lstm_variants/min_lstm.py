@@ -66,19 +66,11 @@ class MinLSTMCell(MinRNNCellBase):
         forget_bias: Number added to the forget gate's initial bias (the
             official code's `forget_bias_init_scale`, 3 in its default
             configuration). Defaults to `3.0`.
-        use_bias: Whether the gates have a bias. Defaults to `True`.
-        kernel_initializer: Initializer of `kernel`. Defaults to
-            `"glorot_uniform"`.
-        bias_initializer: Initializer of `bias`, before `forget_bias`.
-            Defaults to `"zeros"`.
-        kernel_regularizer: Regularizer of `kernel`. Defaults to `None`.
-        bias_regularizer: Regularizer of `bias`. Defaults to `None`.
-        kernel_constraint: Constraint on `kernel`. Defaults to `None`.
-        bias_constraint: Constraint on `bias`. Defaults to `None`.
-        dropout: Float in [0, 1], the fraction of input units dropped (one
-            mask per sequence, as Keras's cells). Defaults to `0.0`.
-        seed: Seed of the dropout mask. Defaults to `None`.
-        **kwargs: Base layer arguments. Arguments of `keras.layers.LSTMCell`
+        **kwargs: Every argument of `MinGRUCell`, with the same meaning
+            (`use_bias`, `kernel_initializer`, `bias_initializer` (before
+            `forget_bias`), `kernel_regularizer`, `bias_regularizer`,
+            `kernel_constraint`, `bias_constraint`, `dropout`, `seed`), and
+            the base layer arguments. Arguments of `keras.layers.LSTMCell`
             with no meaning here (`recurrent_dropout`,
             `recurrent_initializer`, `activation`, `unit_forget_bias`, ...)
             raise a `ValueError` that names them.
