@@ -12,12 +12,24 @@ DOCS = pathlib.Path(__file__).parents[1] / "docs"
 PAGES = sorted(
     page for page in DOCS.rglob("*.md") if "```python" in page.read_text()
 )
-# A block may be preceded by `<!-- backends: jax tensorflow -->`: it then runs
-# only on those backends (an export route a backend lacks).
+# A block may be preceded by an admonition the reader sees, naming backends,
+#   !!! info "Runs on the `jax` backend only"
+#   !!! info "Runs on the `tensorflow` and `jax` backends only"
+# and a blank line: it then runs only on those backends (an export route a
+# backend lacks).
+MARKER = r'^!!! info "Runs on the ((?:`\w+`(?:, | and )?)+) backends? only"\n\n'
 FENCE = re.compile(
-    r"(?:^<!-- backends: ([\w ]+) -->\n)?^```python\n(.*?)^```$",
-    re.MULTILINE | re.DOTALL,
+    rf"(?:{MARKER})?^```python\n(.*?)^```$", re.MULTILINE | re.DOTALL
 )
+
+
+def _backends(marker):
+    """The backends a marker names, or None for a block without one."""
+    return re.findall(r"`(\w+)`", marker) if marker else None
+
+
+def _marked(page):
+    return re.search(MARKER, page.read_text(), re.MULTILINE) is not None
 
 
 # Pairwise: a page whose blocks are all backend-neutral runs on one backend,
@@ -27,7 +39,7 @@ FENCE = re.compile(
 # The README's Quickstart runs on every backend in `make dist-check`.
 # A page that compiles many models is placed where compiling is cheapest
 # (eager PyTorch: the search-space loop fits nine models, 43 s on JAX).
-NEUTRAL = [page for page in PAGES if "<!-- backends:" not in page.read_text()]
+NEUTRAL = [page for page in PAGES if not _marked(page)]
 PLACED = {DOCS / "variants" / "search_space.md": "torch"}
 RUNS_ON = {
     page: BACKENDS[k % len(BACKENDS)]
@@ -43,8 +55,19 @@ HERE = [
 def test_every_page_runs_on_some_backend():
     assert set(RUNS_ON.values()) == set(BACKENDS)
     assert set(PLACED) <= set(NEUTRAL)
-    assert all(page in NEUTRAL or "<!-- backends:" in page.read_text()
-               for page in PAGES)
+    assert all(page in NEUTRAL or _marked(page) for page in PAGES)
+
+
+def test_every_backend_marker_is_read():
+    # A marker that does not sit right above a Python block (or misspells
+    # a backend) would leave its block running everywhere, or nowhere.
+    for page in PAGES:
+        text = page.read_text()
+        markers = re.findall(r'^!!! info "Runs on the .*', text, re.MULTILINE)
+        read = [m for m, _ in FENCE.findall(text) if m]
+        assert len(markers) == len(read), (page, markers)
+        for marker in read:
+            assert set(_backends(marker)) <= set(BACKENDS), (page, marker)
 
 
 def test_pages_with_code_are_found():
@@ -67,8 +90,9 @@ def test_page_code_runs(page, tmp_path, monkeypatch):
     registry = keras.saving.get_custom_objects()
     registered = dict(registry)
     try:
-        for backends, block in FENCE.findall(page.read_text()):
-            if backends and keras.backend.backend() not in backends.split():
+        for marker, block in FENCE.findall(page.read_text()):
+            backends = _backends(marker)
+            if backends and keras.backend.backend() not in backends:
                 continue
             exec(compile(block, f"{page.name}", "exec"), namespace)
     finally:
