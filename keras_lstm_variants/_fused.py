@@ -95,22 +95,61 @@ def takes_cudnn(layer):
     )
 
 
+class _Declined(Exception):
+    """A route cannot run the layer here; the message says why."""
+
+
 def fused_loop(layer, sequences, initial_state, mask, training):
     """`(last_output, outputs, states)` from a fused kernel, or None where
     no route runs `layer` here (the loop does). With `use_cudnn=True`, a
-    configuration that cuDNN cannot run raises."""
+    configuration that the route cannot run raises, naming the condition
+    that failed."""
     cell = layer.cell
     if layer.use_cudnn is False:
         return None
-    if (
-        layer.unroll
-        or training and 0.0 < cell.recurrent_dropout < 1.0
-        or cell.standard_lstm_form_problem() is not None
+    try:
+        if layer.unroll:
+            raise _Declined("unroll=True (the kernel runs a whole sequence)")
+        if training and 0.0 < cell.recurrent_dropout < 1.0:
+            raise _Declined(
+                f"recurrent_dropout={cell.recurrent_dropout} while training "
+                "(no fused kernel drops from h)"
+            )
+        problem = cell.standard_lstm_form_problem()
+        if problem is not None:
+            raise _Declined(problem)
+        if keras.backend.backend() == "torch":
+            return _torch_native(
+                layer, sequences, initial_state, mask, training
+            )
+        return _cudnn(layer, sequences, initial_state, mask, training)
+    except _Declined as declined:
+        if layer.use_cudnn is True:
+            raise ValueError(
+                "use_cudnn=True, but the backend's fused kernel cannot run "
+                f"this layer here: {declined}. Pass use_cudnn='auto' to fall "
+                "back to the loop."
+            ) from None
+        return None
+
+
+def _cudnn_arguments_problem(layer):
+    """Which of `keras.layers.LSTM`'s cuDNN conditions fails (`cudnn_ok`):
+    an argument, else the device."""
+    cell = layer.cell
+    for name, value, wanted in (
+        ("activation", cell.activation, "tanh"),
+        ("recurrent_activation", cell.recurrent_activation, "sigmoid"),
     ):
-        return _declined(layer)
-    if keras.backend.backend() == "torch":
-        return _torch_native(layer, sequences, initial_state, mask, training)
-    return _cudnn(layer, sequences, initial_state, mask, training)
+        received = keras.activations.serialize(value)
+        if received != wanted:
+            return f"{name}={received!r} (cuDNN computes {wanted} only)"
+    if not cell.use_bias:
+        return "use_bias=False (cuDNN's kernel has a bias)"
+    return (
+        f"no GPU is visible to {keras.backend.backend()} (cuDNN runs on an "
+        "NVIDIA GPU)"
+    )
 
 
 def _cudnn(layer, sequences, initial_state, mask, training):
@@ -118,16 +157,13 @@ def _cudnn(layer, sequences, initial_state, mask, training):
     if not cudnn_ok(
         cell.activation, cell.recurrent_activation, layer.unroll, cell.use_bias
     ):
-        return _declined(layer)
-    operands = _operands(
+        raise _Declined(_cudnn_arguments_problem(layer))
+    form, sequences = _operands(
         layer, sequences, training,
-        takes=lambda form: form.peepholes is None
-        and form.projection_kernel is None
-        and form.cell_clip is None,
+        refuses=lambda form: _present(
+            form, ("peepholes", "projection_kernel", "cell_clip"), "cuDNN"
+        ),
     )
-    if operands is None:
-        return _declined(layer)
-    form, sequences = operands
     try:
         return backend_lstm(
             sequences,
@@ -144,41 +180,61 @@ def _cudnn(layer, sequences, initial_state, mask, training):
             unroll=layer.unroll,
         )
     except NotImplementedError:
-        return _declined(layer)
+        raise _Declined(
+            "the backend's cuDNN kernel declined the mask (JAX's takes no "
+            "mask, TensorFlow's only right-padded ones)"
+        ) from None
 
 
 def _torch_native(layer, sequences, initial_state, mask, training):
     from keras_lstm_variants import _torch
 
-    if mask is not None or not _torch.native_lstm_runs_here(
-        sequences, on_cpu=TORCH_NATIVE_ON_CPU
-    ):
-        return _declined(layer)
-    operands = _operands(
+    if mask is not None:
+        raise _Declined("PyTorch's native LSTM op takes no mask")
+    if not _torch.native_lstm_runs_here(sequences, on_cpu=TORCH_NATIVE_ON_CPU):
+        raise _Declined(
+            "PyTorch's native LSTM op does not run here (on CPU where "
+            "TORCH_NATIVE_ON_CPU is off, or while torch.jit traces)"
+        )
+    form, sequences = _operands(
         layer, sequences, training,
-        takes=lambda form: form.peepholes is None
-        and form.cell_clip is None
-        and form.projection_clip is None,
+        refuses=lambda form: _present(
+            form, ("peepholes", "cell_clip", "projection_clip"),
+            "PyTorch's native LSTM op",
+        ),
     )
-    if operands is None:
-        return _declined(layer)
-    form, sequences = operands
     return _torch.native_lstm(
         sequences, initial_state[0], initial_state[1], form,
         layer.go_backwards, training,
     )
 
 
-def _operands(layer, sequences, training, takes):
-    """`(form, sequences)` for a route that `takes` the cell's standard
-    form: the form, and the sequence with the input dropout mask applied;
-    None where the cell has no form, the route does not take it, or the
-    dropout mask is one per gate."""
+def _present(form, parts, route):
+    """Why `route` cannot take `form`: the first of `parts` it has, or
+    None."""
+    for part in parts:
+        if getattr(form, part) is not None:
+            return f"its standard LSTM form has {part}, which {route} lacks"
+    return None
+
+
+def _operands(layer, sequences, training, refuses):
+    """`(form, sequences)` for a route that does not refuse the cell's
+    standard form (`refuses(form)`: a reason, or None): the form, and the
+    sequence with the input dropout mask applied."""
     form = layer.cell.standard_lstm_form()
-    if form is None or not takes(form):
-        return None
+    if form is None:
+        raise _Declined(f"{type(layer.cell).__name__} has no standard form")
+    reason = refuses(form)
+    if reason is not None:
+        raise _Declined(reason)
     sequences = _with_input_dropout(layer.cell, sequences, training)
-    return None if sequences is None else (form, sequences)
+    if sequences is None:
+        raise _Declined(
+            "one input dropout mask per gate (implementation=1), which no "
+            "fused kernel takes"
+        )
+    return form, sequences
 
 
 def _with_input_dropout(cell, sequences, training):
@@ -190,15 +246,3 @@ def _with_input_dropout(cell, sequences, training):
     if isinstance(dp_mask, (list, tuple)):
         return None
     return sequences * ops.expand_dims(dp_mask, axis=1)
-
-
-def _declined(layer):
-    if layer.use_cudnn is True:
-        raise ValueError(
-            "use_cudnn=True, but the backend's fused kernel cannot run this "
-            "configuration here (it needs a GPU, a standard LSTM form without "
-            "peepholes, projection or clips, tanh/sigmoid, use_bias, no "
-            "recurrent dropout, no unroll and a right-padded mask). Pass "
-            "use_cudnn='auto' to fall back to the loop."
-        )
-    return None

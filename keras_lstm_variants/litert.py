@@ -72,6 +72,23 @@ def unsupported_reason(layer, mask=None, initial_state=None):
     return None
 
 
+def fusable_layers():
+    """The names of the package's layers whose cells, as constructed by
+    default, have a standard LSTM form (which the fused op computes)."""
+
+    def subclasses(cls):
+        for sub in cls.__subclasses__():
+            yield sub
+            yield from subclasses(sub)
+
+    return sorted({
+        layer.__name__ for layer in subclasses(LSTMLayerBase)
+        if layer.__module__.startswith("keras_lstm_variants.")
+        and not layer.__name__.startswith("_")
+        and layer.cell_class(1).standard_lstm_form_problem() is None
+    })
+
+
 def fused_weights(cell):
     """The fused op's operands for `cell`, as NumPy arrays: its standard
     LSTM form (`LSTMCellBase.standard_lstm_form`) in the op's terms.
@@ -213,8 +230,10 @@ def _traced_call(layer, sequences, initial_state, mask, records, unsupported):
     if unsupported == "error":
         raise ValueError(
             f"Layer {layer.name!r} ({type(layer).__name__}) cannot be "
-            f"LiteRT's fused LSTM op: {reason}. Pass unsupported='unroll' "
-            "to unroll it instead."
+            f"LiteRT's fused LSTM op: {reason}. The layers of this package "
+            f"that can are {', '.join(fusable_layers())} (and any variant "
+            "with a standard LSTM form). Pass unsupported='unroll' to unroll "
+            "it instead."
         )
     if sequences.shape[1] is None:
         raise ValueError(
@@ -226,7 +245,9 @@ def _traced_call(layer, sequences, initial_state, mask, records, unsupported):
     return None
 
 
-__all__ = ["convert", "fused_weights", "run", "unsupported_reason"]
+__all__ = [
+    "convert", "fusable_layers", "fused_weights", "run", "unsupported_reason",
+]
 
 # --- Running a converted file, as a device does ----------------------------
 

@@ -143,6 +143,42 @@ def test_use_cudnn_true_is_refused_with_what_cudnn_cannot_compute(option):
         klv.LSTM(4, use_cudnn=True, **option)
 
 
+@pytest.mark.parametrize(
+    "kwargs, mask, problem",
+    [
+        ({}, None, "no GPU is visible"),
+        ({"unroll": True}, None, "unroll=True"),
+        ({"recurrent_dropout": 0.5}, None, "recurrent_dropout=0.5 while"),
+        ({}, "left", "no GPU is visible"),  # the device is checked first
+    ],
+    ids=["device", "unroll", "recurrent_dropout", "mask"],
+)
+def test_use_cudnn_true_names_the_condition_that_failed_here(
+    kwargs, mask, problem
+):
+    """A configuration cuDNN could compute, on a machine or with an input
+    where the kernel cannot run, names the one condition that failed,
+    not all of them. PyTorch's native op runs on CPU, so there only what
+    it cannot take (unroll, recurrent dropout, a mask) is refused."""
+    on_torch = keras.backend.backend() == "torch"
+    if on_torch and problem == "no GPU is visible":
+        problem = None  # the native op runs on this CPU
+    if on_torch and mask:
+        problem = "takes no mask"
+    layer = klv.LSTM(4, use_cudnn=True, **kwargs)
+    x = np.ones((2, 5, 3), "float32")
+    call_mask = None
+    if mask:
+        call_mask = np.array([[False, True, True, True, True]] * 2)
+    if problem is None:
+        assert layer(x, mask=call_mask, training=True).shape == (2, 4)
+        return
+    with pytest.raises(ValueError, match="use_cudnn=True") as error:
+        layer(x, mask=call_mask, training=True)
+    reason = str(error.value).split("cannot run this layer here: ")[1]
+    assert reason.split(". Pass use_cudnn")[0].find(problem) >= 0, reason
+
+
 def test_use_cudnn_must_be_auto_or_bool():
     with pytest.raises(ValueError, match="use_cudnn='yes'"):
         klv.LSTM(4, use_cudnn="yes")

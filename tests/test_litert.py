@@ -253,6 +253,11 @@ def test_unsupported_layer_is_an_error_naming_it_or_unrolled_on_request():
 
     with pytest.raises(ValueError, match="'normed'.*LayerNormLSTM.*unroll"):
         litert.convert(model)
+    # ... and names the layers that do convert (the module docstring's).
+    with pytest.raises(
+        ValueError, match="that can are CoupledLSTM, LSTM, PeepholeLSTM "
+    ):
+        litert.convert(_random_model([klv.SLSTM(4)]))
 
     flatbuffer = litert.convert(model, unsupported="unroll")
     ops = _ops(flatbuffer)
