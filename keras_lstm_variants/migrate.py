@@ -333,11 +333,17 @@ def from_xlstm_slstm(cell, kernel, **kwargs):
 
     The official cell takes $x_t W$ already computed, in its gate layout
     (blocks $i, f, z, o$, each head by head), which is `SLSTMCell`'s
-    `kernel` layout: pass that `kernel` $W$, `(features, 4 * hidden_size)`
-    (in the official `sLSTMLayer`, its four head-wise input projections,
-    with no convolution, are that $W$ block-diagonal). The recurrent kernel
-    and bias are converted as `SLSTMCell` documents; `kwargs` go to
-    `SLSTMCell`.
+    `kernel` layout: pass that `kernel` $W$, `(features, 4 * hidden_size)`.
+    The recurrent kernel and bias are converted as `SLSTMCell` documents;
+    `kwargs` go to `SLSTMCell` (`dtype="float64"` for a float64 official
+    cell: the weights keep their precision, none is rounded to float32).
+
+    From the official `sLSTMLayer` (without convolution), $W$ is its four
+    head-wise input projections made block-diagonal, and mind their order:
+    the layer computes `i, f, z, o = fgate(x), igate(x), zgate(x),
+    ogate(x)`, so the cell's $i$ block is the layer's `fgate` projection and
+    its $f$ block the `igate` projection (`xlstm` 2.0.6). Mapping `igate` to
+    $i$ by its name gives other outputs (by 1.28 in a test).
     """
     from keras_lstm_variants.slstm import SLSTMCell
 
@@ -350,7 +356,7 @@ def from_xlstm_slstm(cell, kernel, **kwargs):
         )
     units, heads = config.hidden_size, config.num_heads
     head_dim = units // heads
-    kernel = np.asarray(kernel, "float32")
+    kernel = np.asarray(kernel)
     if kernel.ndim != 2 or kernel.shape[1] != 4 * units:
         raise ValueError(
             "Argument `kernel` must be the input weights W of shape "
@@ -363,9 +369,18 @@ def from_xlstm_slstm(cell, kernel, **kwargs):
     new.build((None, kernel.shape[0]))
     new.set_weights([
         kernel,
-        recurrent_kernel.float().cpu().numpy().reshape(
+        _torch_to_numpy(recurrent_kernel).reshape(
             heads, head_dim, 4 * head_dim
         ),
-        bias.float().cpu().numpy().transpose(1, 0, 2).reshape(-1),
+        _torch_to_numpy(bias).transpose(1, 0, 2).reshape(-1),
     ])
     return new
+
+
+def _torch_to_numpy(tensor):
+    """A torch tensor as a NumPy array of its own precision (bfloat16, which
+    NumPy lacks, as float32)."""
+    tensor = tensor.detach().cpu()
+    if str(tensor.dtype) == "torch.bfloat16":
+        tensor = tensor.float()
+    return tensor.numpy()

@@ -19,7 +19,7 @@ POWERLAW_BLOCKDEPENDENT = "powerlaw_blockdependent"
 
 @serializable
 class PowerLawForgetBias(initializers.Initializer):
-    r"""The official sLSTM bias: zero, except the forget gate's, which rises
+    r"""The official sLSTM bias: zero, except the forget gate's, which falls
     along each head as a power law ("powerlaw_blockdependent").
 
     For unit $k$ of a head of $d$ units, in block $b$ of $B$ stacked blocks,

@@ -372,6 +372,30 @@ def test_migrate_from_the_official_cell(rng):
         assert_close(state, value)
 
 
+@pytest.mark.skipif(
+    keras.backend.backend() == "jax",
+    reason="JAX has no float64 without jax_enable_x64, which the suite does "
+    "not set",
+)
+def test_migrate_keeps_a_float64_cell_in_float64(rng):
+    """The weights of a float64 official cell reach a float64 SLSTMCell
+    unrounded (they went through float32)."""
+    units, num_heads, dim = 8, 2, 3
+    source = _official_cell(units, num_heads).double()
+    with torch.no_grad():
+        source.recurrent_kernel[...] = torch.tensor(rng.normal(
+            size=(num_heads, units // num_heads, 4, units // num_heads)
+        ), dtype=torch.float64)
+    kernel = rng.normal(size=(dim, 4 * units))
+    cell = migrate.from_xlstm_slstm(source, kernel, dtype="float64")
+    got_kernel, got_recurrent, _ = cell.get_weights()
+    np.testing.assert_array_equal(got_kernel, kernel)
+    np.testing.assert_array_equal(
+        got_recurrent.reshape(-1),
+        source.recurrent_kernel[...].detach().numpy().reshape(-1),
+    )
+
+
 @pytest.mark.parametrize(
     "kwargs, message",
     [
