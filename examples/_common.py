@@ -8,17 +8,6 @@ import os
 import pathlib
 import sys
 
-VARIANTS = ("LSTM", "PeepholeLSTM", "CoupledLSTM", "LayerNormLSTM")
-# Every layer of the LSTM family (an `LSTMLayerBase`), then Greff et al.'s
-# search-space names (`keras_lstm_variants.search_space`): what `--variant`
-# takes.
-LAYERS = VARIANTS + (
-    "NoInputGateLSTM", "NoForgetGateLSTM", "NoOutputGateLSTM",
-    "NoInputActivationLSTM", "NoOutputActivationLSTM",
-    "FullGateRecurrenceLSTM", "SLSTM",
-)
-SEARCH_SPACE = ("V", "NIG", "NFG", "NOG", "NIAF", "NOAF", "NP", "CIFG", "FGR")
-ALL_VARIANTS = LAYERS + SEARCH_SPACE
 BACKENDS = ("jax", "tensorflow", "torch")  # in the order of the default
 # module -> (what pip installs, the package's extra that has it)
 PACKAGES = {
@@ -88,17 +77,15 @@ def add_backend_option(p):
     )
 
 
-def parser(description, default_output, **defaults):
+def parser(description, default_output, argv=None, **defaults):
+    """The options of the dataset examples; `argv` (None: `sys.argv[1:]`)
+    is read for `--backend` first, to list the package's layers
+    (`add_variant_option`)."""
     p = argparse.ArgumentParser(
         description=description,
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    p.add_argument(
-        "--variant", default="LSTM", choices=ALL_VARIANTS, metavar="VARIANT",
-        help="a layer of keras_lstm_variants (" + ", ".join(LAYERS) + ") or "
-        "a name of Greff et al.'s search space (" + ", ".join(SEARCH_SPACE)
-        + ")",
-    )
+    add_variant_option(p, argv)
     p.add_argument("--epochs", type=int, default=defaults.get("epochs", 5),
                    help="training epochs")
     p.add_argument("--units", type=int, default=defaults.get("units", 64),
@@ -164,12 +151,13 @@ def load_digits():
 
 
 def layer_class(name):
-    """What builds the layer `name` (one of `ALL_VARIANTS`) from `units`
-    and its arguments: the class, or for a search-space name its layer with
-    the arguments that define it (CIFG: `use_peepholes=True`)."""
+    """What builds the layer `name` (one of `all_variants()`) from `units`
+    and its arguments (`name=` included): the class, or for a search-space
+    name its layer with the arguments that define it (CIFG: CoupledLSTM
+    with `use_peepholes=True`), from `keras_lstm_variants.search_space`."""
     import keras_lstm_variants as klv
 
-    if name in SEARCH_SPACE:
+    if name in search_space_names():
         return functools.partial(klv.search_space.layer, name)
     return getattr(klv, name)
 
@@ -226,7 +214,65 @@ def save_outputs(model, history, output, metric="accuracy"):
     plt.close(figure)
 
 
+def choose_backend(argv=None):
+    """Selects the backend of `--backend` in `argv` (None: `sys.argv[1:]`;
+    else `default_backend()`) before Keras is imported, so that the options
+    can list the package's layers (`package_layers`) and Keras still runs
+    on the backend asked for; exits with what to install if it is not
+    installed. A name that is not a backend is left to the full parser to
+    refuse."""
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--backend")
+    known, _ = pre.parse_known_args(sys.argv[1:] if argv is None else argv)
+    backend = known.backend or default_backend()
+    if backend in BACKENDS:
+        require(f"--backend {backend}", backend)
+        os.environ["KERAS_BACKEND"] = backend
+
+
+@functools.cache
+def package_layers():
+    """The name of every layer of keras_lstm_variants, in the order of its
+    `__all__`: each class there that is a `keras.layers.RNN` (a layer that
+    takes sequences: not the cells, which take one step), but the public
+    bases of a new variant (`LSTMLayerBase`, named `...Base`). A layer added
+    to the package is offered by itself. Imports the package: choose the
+    backend first (`choose_backend`)."""
+    import keras
+
+    import keras_lstm_variants as klv
+
+    return tuple(
+        name for name in klv.__all__
+        if isinstance(getattr(klv, name), type)
+        and issubclass(getattr(klv, name), keras.layers.RNN)
+        and not name.endswith("Base")
+    )
+
+
+def search_space_names():
+    """Greff et al.'s search-space names (`keras_lstm_variants.search_space`:
+    V, NIG, ..., CIFG, FGR)."""
+    import keras_lstm_variants as klv
+
+    return tuple(klv.search_space.NAMES)
+
+
 def all_variants():
-    """The name of every layer of the LSTM family (`LSTMLayerBase`), for
-    `--variant` of the examples that build one by class name."""
-    return LAYERS
+    """What `--variant` takes: every layer of the package
+    (`package_layers`), then every search-space name."""
+    return package_layers() + search_space_names()
+
+
+def add_variant_option(p, argv=None, default="LSTM"):
+    """Adds `--variant` to the parser `p`, taking `all_variants()`; reads
+    `--backend` from `argv` first (`choose_backend`): the package is
+    imported to list its layers."""
+    choose_backend(argv)
+    p.add_argument(
+        "--variant", default=default, choices=all_variants(),
+        metavar="VARIANT",
+        help="a layer of keras_lstm_variants (" + ", ".join(package_layers())
+        + ") or a name of Greff et al.'s search space ("
+        + ", ".join(search_space_names()) + ")",
+    )

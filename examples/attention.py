@@ -9,7 +9,8 @@ character.
 The encoder embeds the characters (`mask_zero=True`: padding is masked) and
 reads them with `Bidirectional(<variant>(units, return_sequences=True,
 return_state=True))`; the decoder is a `<variant>(2 * units)` whose initial
-state is the encoder's final states (forward and backward joined), and whose
+state is the encoder's final states (forward and backward joined; MLSTM's
+matrix memories per head on the block diagonal), and whose
 output at each step attends over the encoder outputs with
 `keras.layers.Attention` (Luong's dot-product score, padding masked) before
 a softmax over the 11 output characters. It is trained with teacher forcing
@@ -93,7 +94,7 @@ def parse_args(argv=None):
         description=__doc__.split("\n\n")[0],
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    p.add_argument("--variant", default="LSTM", choices=_common.all_variants())
+    _common.add_variant_option(p, argv)
     p.add_argument("--units", type=int, default=32,
                    help="units of each direction of the encoder; the "
                    "decoder has twice as many")
@@ -177,6 +178,50 @@ def joined(forward, backward, units):
         [part for pair in zip(f, b, strict=True) for part in pair], axis=-1)
 
 
+def joined_matrix_memory(forward, backward, heads):
+    """MLSTM's decoder state from the encoder's final states `(C, n, m)`:
+    per head, the forward memory and the backward one side by side on the
+    block diagonal of a memory of twice the head size (so the decoder's
+    keys and queries of each half read the matching direction), the
+    normalisers side by side, both rescaled to the larger stabiliser m
+    (the memory is `C * exp(m)`: the rescaling changes nothing it holds)."""
+    import keras
+
+    ops = keras.ops
+    (c_f, n_f, m_f), (c_b, n_b, m_b) = forward, backward
+    d = n_f.shape[-1] // heads
+    m = ops.maximum(m_f, m_b)
+    scale_f = ops.expand_dims(ops.exp(ops.subtract(m_f, m)), -1)
+    scale_b = ops.expand_dims(ops.exp(ops.subtract(m_b, m)), -1)
+    n = ops.concatenate(
+        [ops.multiply(ops.reshape(n_f, (-1, heads, d)), scale_f),
+         ops.multiply(ops.reshape(n_b, (-1, heads, d)), scale_b)], axis=-1)
+    c_f = ops.multiply(ops.reshape(c_f, (-1, heads, d, d)),
+                       ops.expand_dims(scale_f, -1))
+    c_b = ops.multiply(ops.reshape(c_b, (-1, heads, d, d)),
+                       ops.expand_dims(scale_b, -1))
+    zeros = ops.zeros_like(c_f)
+    c = ops.concatenate([ops.concatenate([c_f, zeros], axis=-1),
+                         ops.concatenate([zeros, c_b], axis=-1)], axis=-2)
+    return [ops.reshape(c, (-1, heads * 4 * d * d)),
+            ops.reshape(n, (-1, heads * 2 * d)), m]
+
+
+def decoder_state(final, encoder_cell, units):
+    """The decoder's initial state from the encoder's final states (the
+    forward ones, then the backward ones): MLSTM's matrix memories by
+    `joined_matrix_memory`, every other state by `joined`."""
+    import keras_lstm_variants as klv
+
+    half = len(final) // 2
+    forward, backward = final[:half], final[half:]
+    if isinstance(encoder_cell, klv.MLSTMCell):
+        return joined_matrix_memory(forward, backward,
+                                    encoder_cell.num_heads)
+    return [joined(f, b, units)
+            for f, b in zip(forward, backward, strict=True)]
+
+
 def build(variant, units, attention):
     """`(model, encoder, step)`: the teacher-forced model, and the encoder
     and one-step decoder models of greedy decoding, sharing its layers."""
@@ -210,9 +255,17 @@ def build(variant, units, attention):
 
     source = keras.Input((SOURCE_LENGTH,), dtype="int32", name="source")
     encoded, *final = encoder_layer(embed_source(source))
-    half = len(final) // 2
-    states = [joined(f, b, units)
-              for f, b in zip(final[:half], final[half:], strict=True)]
+    states = decoder_state(final, encoder_layer.forward_layer.cell, units)
+    expected = decoder_layer.cell.state_size
+    if not isinstance(expected, (list, tuple)):
+        expected = [expected]
+    expected = list(expected)
+    if [s.shape[-1] for s in states] != expected:
+        raise ValueError(
+            f"attention.py cannot start the decoder {variant}({2 * units}) "
+            f"from the encoder's final states: it joins them into states of "
+            f"sizes {[s.shape[-1] for s in states]}, the decoder takes "
+            f"{expected} (`decoder_state` needs a rule for {variant}).")
     decoder_inputs = keras.Input((TARGET_LENGTH,), dtype="int32",
                                  name="decoder_inputs")
     probabilities, _, _ = decode(decoder_inputs, states, encoded, source)

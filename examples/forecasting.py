@@ -63,7 +63,7 @@ def parse_args(argv=None):
         description=__doc__.split("\n\n")[0],
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    p.add_argument("--variant", default="LSTM", choices=_common.all_variants())
+    _common.add_variant_option(p, argv)
     p.add_argument("--units", type=int, default=32,
                    help="units of each of the two stacked layers")
     p.add_argument("--epochs", type=int, default=300,

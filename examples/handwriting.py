@@ -26,7 +26,8 @@ DATASETS = ("mnist", "digits") + tuple(f"emnist/{c}" for c in EMNIST)
 
 
 def main(argv=None):
-    p = _common.parser(__doc__.split("\n\n")[0], "handwriting_output", units=128, batch_size=128)
+    p = _common.parser(__doc__.split("\n\n")[0], "handwriting_output", argv,
+                       units=128, batch_size=128)
     p.add_argument("--dataset", default="mnist", choices=DATASETS, metavar="DATASET",
                    help="mnist or emnist/<config> (tensorflow_datasets, "
                    "downloaded), or digits (scikit-learn's, offline): "

@@ -19,7 +19,7 @@ import _common
 
 
 def main(argv=None):
-    p = _common.parser(__doc__.split("\n\n")[0], "imdb_output", epochs=3)
+    p = _common.parser(__doc__.split("\n\n")[0], "imdb_output", argv, epochs=3)
     p.add_argument("--max-length", type=int, default=200, help="tokens kept per review")
     p.add_argument("--vocab-size", type=int, default=20000, help="words kept by TextVectorization")
     args = p.parse_args(argv)

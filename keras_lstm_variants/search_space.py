@@ -462,12 +462,13 @@ def _arguments(name, kwargs):
     return layer_class, cell_class, {**kwargs, **fixed}
 
 
-def layer(name, units, **kwargs):
+def layer(name, /, units, **kwargs):
     """The layer of the search-space variant `name` (one of `NAMES`).
 
     Args:
         name: `"V"`, `"NIG"`, `"NFG"`, `"NOG"`, `"NIAF"`, `"NOAF"`, `"NP"`,
-            `"CIFG"` or `"FGR"`.
+            `"CIFG"` or `"FGR"`; positional only, so that `name=` in
+            `kwargs` names the layer, as for any Keras layer.
         units: Positive integer, dimensionality of the output and the state.
         **kwargs: Any argument of the variant's layer (`return_sequences`,
             `dropout`, `projection_units`, ...).
@@ -486,7 +487,7 @@ def layer(name, units, **kwargs):
     return layer_class(units, **arguments)
 
 
-def cell(name, units, **kwargs):
+def cell(name, /, units, **kwargs):
     """The cell of the search-space variant `name` (one of `NAMES`), for
     `keras.layers.RNN` and the like; arguments as for `layer`."""
     _, cell_class, arguments = _arguments(name, kwargs)

@@ -439,17 +439,67 @@ def test_attention_decoder_state_joins_the_encoder_states_block_by_block():
     assert cell.state_size == [units, units, 3 * units]
 
 
-def test_new_examples_offer_every_variant_and_check_their_needs(capsys):
+def test_attention_decoder_matrix_memory_joins_the_heads_block_diagonally():
+    """MLSTM's state (C, n, m): per head, the decoder's memory of twice the
+    head size holds the forward memory and the backward one on its block
+    diagonal, its normaliser both normalisers, all rescaled to the larger
+    stabiliser (C * exp(m) unchanged); the decoder takes the joined states."""
+    attention = load_example("attention")
+    heads, d = 2, 3
+    rng = np.random.default_rng(0)
+    c_f, c_b = rng.normal(size=(2, 1, heads * d * d))
+    n_f, n_b = rng.normal(size=(2, 1, heads * d))
+    m_f, m_b = np.array([[0.5, -1.0]]), np.array([[0.25, 2.0]])
+    c, n, m = (keras.ops.convert_to_numpy(s) for s in
+               attention.joined_matrix_memory((c_f, n_f, m_f),
+                                              (c_b, n_b, m_b), heads))
+    assert c.shape == (1, heads * 4 * d * d) and n.shape == (1, heads * 2 * d)
+    np.testing.assert_array_equal(m, [[0.5, 2.0]])
+    c, n = c.reshape(heads, 2 * d, 2 * d), n.reshape(heads, 2 * d)
+    for h in range(heads):
+        f, b = np.exp(m_f[0, h] - m[0, h]), np.exp(m_b[0, h] - m[0, h])
+        np.testing.assert_allclose(
+            c[h, :d, :d], f * c_f.reshape(heads, d, d)[h], rtol=1e-6)
+        np.testing.assert_allclose(
+            c[h, d:, d:], b * c_b.reshape(heads, d, d)[h], rtol=1e-6)
+        assert not c[h, :d, d:].any() and not c[h, d:, :d].any()
+        np.testing.assert_allclose(
+            n[h], np.concatenate([f * n_f.reshape(heads, d)[h],
+                                  b * n_b.reshape(heads, d)[h]]), rtol=1e-6)
+    model, _, _ = attention.build("MLSTM", 4, attention=True)
+    assert model.get_layer("decoder").cell.state_size == [16, 8, 4]
+
+
+def test_every_example_offers_every_layer_of_the_package(capsys):
+    """`--variant` of every example is the package's layers (each class of
+    `__all__` that is a Keras layer, but the cells and the public bases),
+    then the search-space names; the study has a row for every layer."""
     common = load_example("_common")
-    layers = {name for name in klv.__all__
+    layers = [name for name in klv.__all__
               if isinstance(getattr(klv, name), type)
-              and issubclass(getattr(klv, name), klv.LSTMLayerBase)
-              and name != "LSTMLayerBase"}
-    assert set(common.all_variants()) == layers
-    for name in ("forecasting", "attention"):
-        args = load_example(name).parse_args(
-            ["--variant", "NoOutputGateLSTM", "--quick"])
-        assert args.variant == "NoOutputGateLSTM" and args.seeds == [0]
+              and issubclass(getattr(klv, name), keras.layers.Layer)
+              and not name.endswith(("Cell", "Base"))]
+    assert {"MinLSTM", "MinGRU", "SLSTM", "MLSTM"} <= set(layers)
+    names = layers + list(klv.search_space.NAMES)
+    assert list(common.all_variants()) == names
+    backend = ["--backend", keras.backend.backend()]
+    # handwriting.py and imdb_sentiment.py: the shared parser.
+    parser = common.parser("", "output", backend)
+    help_text = " ".join(parser.format_help().split())
+    assert all(name in help_text for name in names)
+    forecasting = load_example("forecasting")
+    attention = load_example("attention")
+    for name in names:
+        assert parser.parse_args(["--variant", name, *backend]).variant == name
+        for example in (forecasting, attention):
+            args = example.parse_args(["--variant", name, "--quick", *backend])
+            assert args.variant == name and args.seeds == [0]
+    study = load_example("variant_study")
+    assert {study.variant_name(name) for name in layers} <= set(study.VARIANTS)
+
+
+def test_new_examples_check_their_needs(capsys):
+    common = load_example("_common")
     with pytest.raises(SystemExit) as exit_info:
         common.require("forecasting.py", keras.backend.backend(),
                        "statsmodels", "no_such_module_here")

@@ -117,6 +117,14 @@ def test_full_gate_recurrence_takes_and_returns_three_states(rng):
         layer(y, initial_state=[h, c, c])
 
 
+def test_name_keyword_names_the_keras_layer():
+    """The variant's name is positional: `name=` is the Keras layer's, as
+    for every layer (it raised "multiple values for argument 'name'")."""
+    assert search_space.layer("FGR", 4, name="decoder").name == "decoder"
+    assert search_space.cell("CIFG", 4, name="step").name == "step"
+    assert type(search_space.layer("CIFG", units=4)).__name__ == "CoupledLSTM"
+
+
 def test_unknown_name_and_contradicting_arguments_are_refused():
     with pytest.raises(ValueError, match=r"name='LSTM'.*") as error:
         search_space.layer("LSTM", 4)
