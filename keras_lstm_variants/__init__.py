@@ -1,4 +1,5 @@
-"""Classic LSTM variants as Keras 3 cells and drop-in layers.
+"""The LSTM family as Keras 3 cells and drop-in layers: the classic
+variants, Greff et al.'s search space, the minimal RNNs and xLSTM.
 
 Every class here is registered for serialisation under the package name
 `keras_lstm_variants`: import the package before `keras.saving.load_model`.
