@@ -9,7 +9,8 @@ what to install and which variable selects the backend instead.
 import importlib.util
 import os
 
-BACKENDS = ("tensorflow", "jax", "torch")
+# Keras's backends that are separate packages (NumPy's is always there).
+BACKENDS = ("tensorflow", "jax", "torch", "openvino")
 
 
 def missing_backend_error(error):
@@ -32,8 +33,9 @@ def missing_backend_error(error):
     return ModuleNotFoundError(
         f"Keras's backend {missing!r} is not installed ({how}). "
         f"{hint} To install one with this package: `pip install "
-        '"keras-lstm-variants[jax]"` (or [tensorflow], or [torch]); set '
-        "KERAS_BACKEND before Keras is first imported.",
+        '"keras-lstm-variants[jax]"` (or [tensorflow], or [torch]; '
+        "[openvino] for inference); set KERAS_BACKEND before Keras is first "
+        "imported.",
         name=missing,
     )
 

@@ -46,8 +46,11 @@ def on_accelerator():
     """Whether Keras computes on a GPU or TPU here."""
     try:
         devices = keras.distribution.list_devices()
-    except AttributeError:  # the torch backend has no distribution API
-        devices = [str(ops.zeros(()).device)]
+    except (AttributeError, NotImplementedError):
+        # The torch backend has no distribution API; nor have the inference
+        # backends, whose tensors may not say where they are (OpenVINO's):
+        # they compute on the CPU here.
+        devices = [str(getattr(ops.zeros(()), "device", "cpu"))]
     return any(not device.lower().startswith("cpu") for device in devices)
 
 
