@@ -12,7 +12,7 @@ SOURCES := pyproject.toml constraints.txt $(wildcard keras_lstm_variants/*.py)
 # Our exact test environment (torch's CPU wheel); users get the extras' ranges.
 CONSTRAINTS := -c constraints.txt
 
-.PHONY: test demo docs docs-check docs-serve bench install clean dist dist-check
+.PHONY: test test-fast lint demo docs docs-check docs-serve bench install clean dist dist-check
 
 DEMO_ARGS ?=
 
@@ -43,9 +43,22 @@ $(VENV)/.installed-demo: $(BIN)/python $(SOURCES)
 TEST_JOBS ?= 2
 
 test: $(VENV)/.installed
+	@echo "=== ruff check"
+	@$(MAKE) --no-print-directory lint
 	@$(MAKE) --no-print-directory -k -j$(TEST_JOBS) --output-sync=target \
 		$(BACKEND_TESTS) dist-check
 	@$(MAKE) --no-print-directory docs-check
+
+# The edit-test loop: one backend (PyTorch's session is the quickest)
+# without the tests marked slow, stopping at the first failure. Not a
+# substitute for `make test`: the checks that run pairwise run a third here.
+FAST_BACKEND ?= torch
+test-fast: $(VENV)/.installed
+	KERAS_BACKEND=$(FAST_BACKEND) $(BIN)/pytest -m "not slow" -x -q $(PYTEST_ARGS)
+
+# ruff, with the configuration in pyproject.toml.
+lint: $(VENV)/.installed
+	$(BIN)/ruff check .
 
 BACKEND_TESTS := $(addprefix test-,$(BACKENDS))
 .PHONY: $(BACKEND_TESTS)

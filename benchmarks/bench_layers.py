@@ -11,7 +11,7 @@ against which the layers' achieved GFLOP/s (matmul work only) are shown.
 
     python benchmarks/bench_layers.py --backend jax --output bench_out
     python benchmarks/bench_layers.py --backend tensorflow --jit on
-    python benchmarks/bench_layers.py --quick          # seconds, for a smoke test
+    python benchmarks/bench_layers.py --quick     # seconds, for a smoke test
     python benchmarks/bench_layers.py --layers keras.LSTM,LSTM,SLSTM,MLSTM
 
 Writes `<output>/<backend>-jit_<jit>.md` (the table), `.json` (every
@@ -54,8 +54,8 @@ def parse_args(argv=None):
     parser.add_argument(
         "--shapes",
         default="small,large,long",
-        help="comma-separated names among %s, or B:T:D:U tuples"
-        % ", ".join(SHAPES),
+        help=f"comma-separated names among {', '.join(SHAPES)}, or B:T:D:U"
+        " tuples",
     )
     parser.add_argument(
         "--layers",
@@ -313,7 +313,8 @@ def device_name(backend):
 
         if torch.cuda.is_available():
             return torch.cuda.get_device_name(0)
-    return f"CPU {platform.processor() or platform.machine()}, {os.cpu_count()} cores"
+    processor = platform.processor() or platform.machine()
+    return f"CPU {processor}, {os.cpu_count()} cores"
 
 
 # What bench_min_rnn.py and bench_mlstm.py (two routes of one layer over
@@ -374,7 +375,9 @@ def sweep_writer(args, markdown):
     def write(result):
         args.output.mkdir(parents=True, exist_ok=True)
         stem.with_suffix(".md").write_text(markdown(result))
-        stem.with_suffix(".json").write_text(json.dumps(result, indent=1) + "\n")
+        stem.with_suffix(".json").write_text(
+            json.dumps(result, indent=1) + "\n"
+        )
 
     return write
 
@@ -424,7 +427,7 @@ def plot(result, path):
     layers = list(dict.fromkeys(r["layer"] for r in rows))
     figure, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
     width = 0.8 / max(len(layers), 1)
-    for axis, mode in zip(axes, ("train", "infer")):
+    for axis, mode in zip(axes, ("train", "infer"), strict=True):
         for k, layer in enumerate(layers):
             values = [
                 next(

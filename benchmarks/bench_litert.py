@@ -104,7 +104,9 @@ def convert(layer, route, quantization):
     if quantization == "int8":
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
         converter.representative_dataset = _calibration
-        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        converter.target_spec.supported_ops = [
+            tf.lite.OpsSet.TFLITE_BUILTINS_INT8
+        ]
         converter.inference_input_type = tf.int8
         converter.inference_output_type = tf.int8
     return converter.convert()
@@ -117,7 +119,9 @@ def _interpreter(flatbuffer):
     interpreter = Interpreter(model_content=flatbuffer, num_threads=1)
     interpreter.allocate_tensors()
     (given,) = interpreter.get_input_details()
-    interpreter.set_tensor(given["index"], np.zeros(given["shape"], given["dtype"]))
+    interpreter.set_tensor(
+        given["index"], np.zeros(given["shape"], given["dtype"])
+    )
     return interpreter
 
 
@@ -152,7 +156,9 @@ def _op_summary(ops):
     for op in ops:
         if op != "DELEGATE":
             counts[op] = counts.get(op, 0) + 1
-    return ", ".join(f"{op}" + (f" x{n}" if n > 1 else "") for op, n in counts.items())
+    return ", ".join(
+        f"{op}" + (f" x{n}" if n > 1 else "") for op, n in counts.items()
+    )
 
 
 def one(layer, route, quantization, path):
@@ -225,13 +231,17 @@ def main(argv=None):
                 row = {"layer": layer, "route": route}
                 for quantization in QUANTIZATIONS:
                     path = str(pathlib.Path(directory) / f"{len(timed)}.tflite")
-                    row[quantization] = run_child(layer, route, quantization, path)
+                    row[quantization] = run_child(
+                        layer, route, quantization, path
+                    )
                     if "error" not in row[quantization]:
                         timed.append((row[quantization], path))
                 rows.append(row)
                 print(json.dumps(row), flush=True)
-        latencies = time_side_by_side([pathlib.Path(p).read_bytes() for _, p in timed])
-    for (result, _), seconds in zip(timed, latencies):
+        latencies = time_side_by_side(
+            [pathlib.Path(p).read_bytes() for _, p in timed]
+        )
+    for (result, _), seconds in zip(timed, latencies, strict=True):
         result["latency_us"] = seconds * 1e6
     output = pathlib.Path(args.output)
     output.mkdir(parents=True, exist_ok=True)

@@ -186,7 +186,9 @@ def bench_forms(args, helpers):
             actual = keras.ops.convert_to_numpy(function(*tensors))
             seconds = statistics.median(
                 helpers.time_calls(
-                    lambda f=function: keras.ops.convert_to_numpy(f(*tensors)),
+                    lambda f=function, a=tensors: (
+                        keras.ops.convert_to_numpy(f(*a))
+                    ),
                     args.calls,
                 )
                 for _ in range(args.rounds)

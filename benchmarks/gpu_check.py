@@ -50,15 +50,17 @@ def gradients(layer, x):
         return np.asarray(y), [np.asarray(g) for g in grads]
     y = layer(keras.ops.convert_to_tensor(x))
     keras.ops.sum(keras.ops.square(y)).backward()
-    grads = [v.value.grad.detach().cpu().numpy() for v in layer.trainable_variables]
+    grads = [
+        v.value.grad.detach().cpu().numpy() for v in layer.trainable_variables
+    ]
     return keras.ops.convert_to_numpy(y), grads
 
 
 def check(name, make, x, args):
+    import importlib
+
     import keras
     import numpy as np
-
-    import importlib
 
     calls = []
     # The fused routes (keras_lstm_variants/_fused.py): Keras's backend
@@ -78,7 +80,9 @@ def check(name, make, x, args):
     for layer in (fused, loop):
         layer.build(x.shape)
     rng = np.random.default_rng(0)
-    weights = [rng.normal(0, 0.3, w.shape).astype("float32") for w in fused.weights]
+    weights = [
+        rng.normal(0, 0.3, w.shape).astype("float32") for w in fused.weights
+    ]
     fused.set_weights(weights)
     loop.set_weights(weights)
     setattr(module, route, counted)

@@ -18,7 +18,10 @@ def main(work, output):
     if (work / "check.jsonl").exists():
         checks = [json.loads(line) for line in
                   (work / "check.jsonl").read_text().splitlines() if line]
-    runs = [json.loads(p.read_text()) for p in sorted((work / "bench").glob("*.json"))]
+    runs = [
+        json.loads(p.read_text())
+        for p in sorted((work / "bench").glob("*.json"))
+    ]
     lines = ["# GPU benchmark (benchmarks/gpu.sh)", ""]
     if runs:
         first = runs[0]
@@ -31,8 +34,10 @@ def main(work, output):
             "",
         ]
     lines += [
-        "## Fused kernel check (against the portable loop, same weights)", "",
-        "| backend | layer | fused kernel ran | max output diff | max gradient diff |",
+        "## Fused kernel check (against the portable loop, same weights)",
+        "",
+        "| backend | layer | fused kernel ran | max output diff "
+        "| max gradient diff |",
         "|---|---|---|---:|---:|",
     ]
     for c in checks:
@@ -42,9 +47,11 @@ def main(work, output):
             f"{c['max_abs_gradient_difference']:.2e} |"
         )
     lines += [
-        "", "## Step time / keras.layers.LSTM (cuDNN), same run", "",
-        "| backend | policy | shape (B, T, D, U) | layer | train ms | train / keras "
-        "| target | infer ms | infer / keras |",
+        "",
+        "## Step time / keras.layers.LSTM (cuDNN), same run",
+        "",
+        "| backend | policy | shape (B, T, D, U) | layer | train ms "
+        "| train / keras | target | infer ms | infer / keras |",
         "|---|---|---|---|---:|---:|---:|---:|---:|",
     ]
     for run in runs:

@@ -66,7 +66,9 @@ def sharpness(make, steps, iterations=60):
             d = [h / norm for h in hd]
         found.append(norm)
         g = gradient(weights, xb, yb)
-        weights = [w - LEARNING_RATE * gw for w, gw in zip(weights, g)]
+        weights = [
+            w - LEARNING_RATE * gw for w, gw in zip(weights, g, strict=True)
+        ]
     return found
 
 

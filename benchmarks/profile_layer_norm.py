@@ -15,7 +15,8 @@ keras.layers.LSTM. The differences are each piece's cost, forward and
 backward.
 
     python benchmarks/profile_layer_norm.py --backend jax
-    python benchmarks/profile_layer_norm.py --backend tensorflow --shape 256:100:256:512
+    python benchmarks/profile_layer_norm.py --backend tensorflow \\
+        --shape 256:100:256:512
 
 Prints a Markdown table: milliseconds per train step (median) and the
 ratios to the full layer and to keras.layers.LSTM (medians of the ratios
@@ -136,7 +137,7 @@ def main(argv=None):
 
     def ratio(name, to):
         return statistics.median(
-            a / b for a, b in zip(times[name], times[to])
+            a / b for a, b in zip(times[name], times[to], strict=True)
         )
 
     print(
@@ -145,7 +146,9 @@ def main(argv=None):
         f"{args.rounds} rounds x {args.calls} train steps; median time, "
         "median of the per-round ratios\n"
     )
-    print("| model | ms / train step | vs LayerNormLSTM | vs keras.layers.LSTM |")
+    print(
+        "| model | ms / train step | vs LayerNormLSTM | vs keras.layers.LSTM |"
+    )
     print("|---|---:|---:|---:|")
     for name in jobs:
         print(

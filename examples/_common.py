@@ -121,7 +121,9 @@ def load(name, data_dir, **kwargs):
         return tfds.load(name, data_dir=data_dir, with_info=True, **kwargs)
     except Exception as error:  # tfds raises many kinds when offline
         where = data_dir or "~/tensorflow_datasets"
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        reason = (
+            str(error).strip().splitlines()[0] if str(error).strip() else ""
+        )
         message = (
             f"Could not load the '{name}' dataset with tensorflow_datasets "
             f"({type(error).__name__}: {reason[:300]}). It is downloaded on "
@@ -201,7 +203,7 @@ def save_outputs(model, history, output, metric="accuracy"):
 
     figure, axes = plt.subplots(1, 2, figsize=(9, 3.5), dpi=110)
     epochs = range(1, len(values["loss"]) + 1)
-    for ax, key in zip(axes, ("loss", metric)):
+    for ax, key in zip(axes, ("loss", metric), strict=True):
         ax.plot(epochs, values[key], marker="o", label="train")
         if f"val_{key}" in values:
             ax.plot(epochs, values[f"val_{key}"], marker="o", label="test")

@@ -44,22 +44,51 @@ def parse_args(argv=None):
         description=__doc__.split("\n\n")[0],
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    parser.add_argument("--length", type=int, default=100, help="sequence length T")
-    parser.add_argument("--steps", type=int, default=3000, help="training steps per model")
-    parser.add_argument("--units", type=int, default=32, help="units of each recurrent layer")
-    parser.add_argument("--batch-size", type=int, default=64, help="sequences per training step")
-    parser.add_argument("--learning-rate", type=float, default=3e-3, help="Adam's learning rate")
-    parser.add_argument("--evaluations", type=int, default=15, help="points on the learning curve")
-    parser.add_argument("--test-size", type=int, default=2000, help="test sequences")
+    parser.add_argument(
+        "--length", type=int, default=100, help="sequence length T"
+    )
+    parser.add_argument(
+        "--steps", type=int, default=3000, help="training steps per model"
+    )
+    parser.add_argument(
+        "--units", type=int, default=32, help="units of each recurrent layer"
+    )
+    parser.add_argument(
+        "--batch-size", type=int, default=64, help="sequences per training step"
+    )
+    parser.add_argument(
+        "--learning-rate", type=float, default=3e-3, help="Adam's learning rate"
+    )
+    parser.add_argument(
+        "--evaluations",
+        type=int,
+        default=15,
+        help="points on the learning curve",
+    )
+    parser.add_argument(
+        "--test-size", type=int, default=2000, help="test sequences"
+    )
     parser.add_argument(
         "--variants", nargs="+", default=list(VARIANTS), choices=VARIANTS,
         metavar="NAME", help=f"models to train, among {', '.join(VARIANTS)}",
     )
     _common.add_backend_option(parser)
-    parser.add_argument("--seed", type=int, default=0, help="seed of the data and the weights")
-    parser.add_argument("--output", type=pathlib.Path, default=pathlib.Path("demo_output"),
-                        help="folder for results.json, the plot and the best model")
-    parser.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2), help="Keras fit verbosity")
+    parser.add_argument(
+        "--seed", type=int, default=0, help="seed of the data and the weights"
+    )
+    parser.add_argument(
+        "--output",
+        type=pathlib.Path,
+        default=pathlib.Path("demo_output"),
+        help="folder for results.json, the plot and the best model",
+    )
+    parser.add_argument(
+        "--verbose",
+        type=int,
+        default=1,
+        choices=(0, 1, 2),
+        help="Keras fit verbosity",
+    )
     parser.add_argument(
         "--quick", action="store_true",
         help="a smoke test (~25 s) of the same code: the defaults become "
@@ -71,7 +100,14 @@ def parse_args(argv=None):
     if known.quick:
         parser.set_defaults(**QUICK)
     args = parser.parse_args(argv)
-    for name in ("length", "steps", "units", "batch_size", "evaluations", "test_size"):
+    for name in (
+        "length",
+        "steps",
+        "units",
+        "batch_size",
+        "evaluations",
+        "test_size",
+    ):
         if getattr(args, name) <= 0:
             parser.error(f"--{name.replace('_', '-')} must be positive")
     if args.length < 2:
@@ -135,8 +171,11 @@ def train(name, args, test_set):
     )
     epoch_steps = max(1, args.steps // args.evaluations)
     epochs = max(1, args.steps // epoch_steps)
-    print(f"\n{name}: {model.count_params()} parameters, "
-          f"{epochs * epoch_steps} steps of {args.batch_size} sequences of length {args.length}")
+    print(
+        f"\n{name}: {model.count_params()} parameters, "
+        f"{epochs * epoch_steps} steps of {args.batch_size} sequences of "
+        f"length {args.length}"
+    )
     start = time.perf_counter()
     history = model.fit(
         FreshBatches(epoch_steps, args.seed),
@@ -191,7 +230,10 @@ def table(results):
         "|---|---:|---:|---:|",
     ]
     for r in results:
-        lines.append(f"| {r['model']} | {r['test_mse']:.4f} | {r['parameters']} | {r['train_seconds']:.0f} |")
+        lines.append(
+            f"| {r['model']} | {r['test_mse']:.4f} | {r['parameters']} "
+            f"| {r['train_seconds']:.0f} |"
+        )
     return "\n".join(lines)
 
 
@@ -215,14 +257,21 @@ def main(argv=None):
         if best is None or result["test_mse"] < best[0]["test_mse"]:
             best = (result, model)
 
-    (args.output / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    (args.output / "results.json").write_text(
+        json.dumps(results, indent=2) + "\n"
+    )
     drawn = plot(results, args.output / "learning_curves.png")
 
     result, model = best
     path = args.output / "best_model.keras"
     model.save(path)
     reloaded = keras.saving.load_model(path)
-    difference = np.max(np.abs(reloaded.predict(test_x, verbose=0) - model.predict(test_x, verbose=0)))
+    difference = np.max(
+        np.abs(
+            reloaded.predict(test_x, verbose=0)
+            - model.predict(test_x, verbose=0)
+        )
+    )
     if difference > 1e-5:
         print(f"error: the reloaded {result['model']} predicts differently "
               f"(max abs difference {difference:.2e})", file=sys.stderr)

@@ -20,8 +20,15 @@ import _common
 
 def main(argv=None):
     p = _common.parser(__doc__.split("\n\n")[0], "imdb_output", argv, epochs=3)
-    p.add_argument("--max-length", type=int, default=200, help="tokens kept per review")
-    p.add_argument("--vocab-size", type=int, default=20000, help="words kept by TextVectorization")
+    p.add_argument(
+        "--max-length", type=int, default=200, help="tokens kept per review"
+    )
+    p.add_argument(
+        "--vocab-size",
+        type=int,
+        default=20000,
+        help="words kept by TextVectorization",
+    )
     args = p.parse_args(argv)
     _common.require("IMDB (tensorflow_datasets, TextVectorization)",
                     "tensorflow", "tensorflow_datasets")
@@ -31,7 +38,10 @@ def main(argv=None):
     import tensorflow as tf
 
     (train, test), info = _common.load(
-        "imdb_reviews", args.data_dir, split=["train", "test"], as_supervised=True
+        "imdb_reviews",
+        args.data_dir,
+        split=["train", "test"],
+        as_supervised=True,
     )
     vectorize = keras.layers.TextVectorization(
         max_tokens=args.vocab_size, output_sequence_length=args.max_length
@@ -41,7 +51,10 @@ def main(argv=None):
     def prepare(dataset):
         return (
             dataset.batch(args.batch_size)
-            .map(lambda text, label: (vectorize(text), label), num_parallel_calls=tf.data.AUTOTUNE)
+            .map(
+                lambda text, label: (vectorize(text), label),
+                num_parallel_calls=tf.data.AUTOTUNE,
+            )
             .prefetch(tf.data.AUTOTUNE)
         )
 
@@ -59,7 +72,10 @@ def main(argv=None):
     accuracy = _common.fit_and_save(
         model, prepare(train.shuffle(25000, seed=0)), prepare(test), args
     )
-    print(f"{args.variant}: test accuracy {accuracy:.4f}; outputs in {args.output}")
+    print(
+        f"{args.variant}: test accuracy {accuracy:.4f}; "
+        f"outputs in {args.output}"
+    )
     return 0
 
 

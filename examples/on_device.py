@@ -13,7 +13,8 @@ the float file's outputs and `model.predict`, and the file sizes.
     python examples/on_device.py --output on_device        # about 2 minutes
 
 TensorFlow backend only (the converter is TensorFlow's): the script
-selects it. Needs `pip install "keras-lstm-variants[tensorflow,export,examples]"`.
+selects it. Needs
+`pip install "keras-lstm-variants[tensorflow,export,examples]"`.
 """
 
 import argparse

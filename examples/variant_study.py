@@ -360,7 +360,9 @@ def dtw_nearest_neighbour_accuracy(x_train, y_train, x_test, y_test):
 
     train_lengths, test_lengths = lengths(x_train), lengths(x_test)
     hits = 0
-    for series, length, label in zip(x_test, test_lengths, y_test):
+    for series, length, label in zip(
+        x_test, test_lengths, y_test, strict=False
+    ):
         distances = dtw_distances(series[:length], x_train, train_lengths)
         hits += y_train[np.argmin(distances)] == label
     return hits / len(y_test)

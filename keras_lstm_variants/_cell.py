@@ -213,7 +213,9 @@ def checked_config(cls, config, argument_names):
             f"{cls.__name__}.from_config: the config has no `units`, the one "
             f"required argument. Received: config keys={sorted(config)}."
         )
-    unknown = sorted(set(config) - set(argument_names) - set(_LAYER_CONFIG_KEYS))
+    unknown = sorted(
+        set(config) - set(argument_names) - set(_LAYER_CONFIG_KEYS)
+    )
     if unknown:
         raise ValueError(
             f"{cls.__name__}.from_config: unknown config key(s) {unknown}; "
@@ -877,7 +879,11 @@ class LSTMCellBase(CellArguments, keras.Layer, DropoutRNNCell):
         if isinstance(mask, (list, tuple)):
             blocks = ops.split(kernel, len(self.gates), axis=1)
             return ops.concatenate(
-                [ops.matmul(x * m, k) for m, k in zip(mask, blocks)], axis=-1
+                [
+                    ops.matmul(x * m, k)
+                    for m, k in zip(mask, blocks, strict=True)
+                ],
+                axis=-1,
             )
         return ops.matmul(x * mask, kernel)
 

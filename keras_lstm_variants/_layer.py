@@ -318,7 +318,7 @@ def _with_zoneout_draws(cell, inputs, training, batch_size):
 
     def split(x_t):
         pair, start = [], width
-        for k, size in zip(keep, sizes):
+        for k, size in zip(keep, sizes, strict=True):
             if k is None or isinstance(k, float):
                 pair.append(k)
             else:

@@ -215,7 +215,9 @@ def with_full_operands(flatbuffer, fused):
         weights = fused[k]
         inputs = list(op.inputs)
         if weights["peepholes"] is not None:
-            for slot, vector in zip(_PEEPHOLES, weights["peepholes"]):
+            for slot, vector in zip(
+                _PEEPHOLES, weights["peepholes"], strict=True
+            ):
                 inputs[slot] = _add_constant(model, subgraph, vector)
         if weights["projection"] is not None:
             inputs[_PROJECTION] = _add_constant(

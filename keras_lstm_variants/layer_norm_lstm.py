@@ -114,7 +114,8 @@ class LayerNormLSTMCell(LSTMCellBase):
 
     $$
     \begin{aligned}
-    [z_i, z_f, z_c, z_o] &= \mathrm{LN}_x(x_t W) + \mathrm{LN}_h(h_{t-1} U) + b \\
+    [z_i, z_f, z_c, z_o] &= \mathrm{LN}_x(x_t W) +
+        \mathrm{LN}_h(h_{t-1} U) + b \\
     i_t = \sigma(z_i), \quad f_t &= \sigma(z_f), \quad o_t = \sigma(z_o) \\
     c_t &= f_t \odot c_{t-1} + i_t \odot \tanh(z_c) \\
     h_t &= o_t \odot \tanh(\mathrm{LN}_c(c_t))
@@ -215,7 +216,7 @@ class LayerNormLSTMCell(LSTMCellBase):
 
     def build_variant(self, input_shape):
         width = len(self.gates) * self.units
-        for norm, size in zip(_NORMS, (width, width, self.units)):
+        for norm, size in zip(_NORMS, (width, width, self.units), strict=True):
             for part in ("gamma", "beta"):
                 weight = self.add_weight(
                     shape=(size,),

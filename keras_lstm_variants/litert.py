@@ -305,7 +305,9 @@ def run(flatbuffer, inputs, runtime="litert"):
             interpreter.reset()
         else:
             interpreter.reset_all_variables()
-        for index, (array, detail) in enumerate(zip(arrays, given)):
+        for index, (array, detail) in enumerate(
+            zip(arrays, given, strict=True)
+        ):
             x = _quantize(array[start:start + batch], detail)
             if runtime == "micro":
                 interpreter.set_input(x, index)
@@ -379,7 +381,7 @@ def _checked_inputs(inputs, details):
         )
     arrays = [np.asarray(a, dtype="float32") for a in arrays]
     batch = int(details[0]["shape"][0])
-    for index, (array, detail) in enumerate(zip(arrays, details)):
+    for index, (array, detail) in enumerate(zip(arrays, details, strict=True)):
         expected = tuple(int(d) for d in detail["shape"][1:])
         if array.ndim == 0 or array.shape[1:] != expected:
             raise ValueError(

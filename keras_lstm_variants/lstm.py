@@ -8,7 +8,8 @@ from keras_lstm_variants._layer import LSTMLayerBase
 
 @serializable
 class LSTMCell(LSTMCellBase):
-    r"""The standard LSTM cell (Hochreiter & Schmidhuber 1997, with forget gate).
+    r"""The standard LSTM cell (Hochreiter & Schmidhuber 1997, with forget
+    gate).
 
     A drop-in replacement for `keras.layers.LSTMCell`: same arguments, same
     weights, same numbers. It is the reference the other variants of this

@@ -72,11 +72,16 @@ class Variant:
 
 
 _PEEPHOLES = tuple(
-    (f"{gate}_gate_peephole_weights", 1) for gate in ("input", "forget", "output")
+    (f"{gate}_gate_peephole_weights", 1)
+    for gate in ("input", "forget", "output")
 )
 _NORMS = tuple(
     (f"{norm}_{part}", blocks)
-    for norm, blocks in (("kernel_norm", 4), ("recurrent_norm", 4), ("state_norm", 1))
+    for norm, blocks in (
+        ("kernel_norm", 4),
+        ("recurrent_norm", 4),
+        ("state_norm", 1),
+    )
     for part in ("gamma", "beta")
 )
 
@@ -290,7 +295,9 @@ def load_example(name):
     """Imports examples/<name>.py (not part of the package) as a module."""
     sys.path.insert(0, str(EXAMPLES))  # for the examples' own `_common`
     try:
-        spec = importlib.util.spec_from_file_location(name, EXAMPLES / f"{name}.py")
+        spec = importlib.util.spec_from_file_location(
+            name, EXAMPLES / f"{name}.py"
+        )
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
     finally:

@@ -177,7 +177,7 @@ def greff_run(name, p, x, mask=None, cell_clip=None):
     peep = (lambda k: 0.0) if name == "NP" else (lambda k: p[k])  # noqa: E731
     output, outputs = np.zeros((batch, out_size)), []
     for t in range(time):
-        def bar(k):
+        def bar(k, t=t, y=y):
             return x[:, t] @ p[f"W_{k}"] + y @ p[f"R_{k}"] + p[f"b_{k}"]
         r_i, r_f, r_o = (np.split(gates @ p["R"], 3, axis=-1)
                          if name == "FGR" else (0.0, 0.0, 0.0))

@@ -26,7 +26,9 @@ ENGINE = sys.argv[1]
 os.environ["KERAS_BACKEND"] = ENGINE
 if ENGINE == "jax":
     flags = os.environ.get("XLA_FLAGS", "")
-    os.environ["XLA_FLAGS"] = f"{flags} --xla_force_host_platform_device_count=2"
+    os.environ["XLA_FLAGS"] = (
+        f"{flags} --xla_force_host_platform_device_count=2"
+    )
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
@@ -54,7 +56,7 @@ def build():
     inputs = keras.Input((8, 3))
     masked = keras.layers.Masking(mask_value=0.0)(inputs)
     branches = []
-    for key, (name, make) in zip(KEYS, LAYERS.items()):
+    for key, (name, make) in zip(KEYS, LAYERS.items(), strict=True):
         if key == name:
             branches.append(make(6, name=name)(masked))
         else:
@@ -149,7 +151,9 @@ def main():
     reorders = [branch_weights(single, weights) for weights in reorders]
 
     def largest_difference(a, b):
-        return max(float(np.abs(u - v).max()) for u, v in zip(a, b))
+        return max(
+            float(np.abs(u - v).max()) for u, v in zip(a, b, strict=True)
+        )
 
     for key in KEYS:
         results["models"][key] = {

@@ -54,7 +54,10 @@ def test_matmul_flops_count_the_gate_blocks():
     bench = _load()
     shape = (2, 3, 5, 7)  # B, T, D, U
     assert bench.matmul_flops("LSTM", shape) == 2 * 2 * 3 * (5 + 7) * 4 * 7
-    assert bench.matmul_flops("CoupledLSTM [step]", shape) == 2 * 2 * 3 * 12 * 3 * 7
+    assert (
+        bench.matmul_flops("CoupledLSTM [step]", shape)
+        == 2 * 2 * 3 * 12 * 3 * 7
+    )
 
 
 def test_the_sweeps_find_the_crossover_from_their_rows():

@@ -11,12 +11,16 @@ import keras_lstm_variants  # noqa: F401
 
 
 def test_data_is_the_adding_problem():
-    x, y = load_example("adding_problem").adding_problem(np.random.default_rng(0), 500, 20)
+    x, y = load_example("adding_problem").adding_problem(
+        np.random.default_rng(0), 500, 20
+    )
     assert x.shape == (500, 20, 2) and y.shape == (500, 1)
     markers = x[..., 1]
     np.testing.assert_array_equal(markers.sum(axis=1), 2.0)
     assert (markers[:, :10].sum(axis=1) == 1).all()  # one marker per half
-    np.testing.assert_allclose(y[:, 0], (x[..., 0] * markers).sum(axis=1), rtol=1e-6)
+    np.testing.assert_allclose(
+        y[:, 0], (x[..., 0] * markers).sum(axis=1), rtol=1e-6
+    )
     assert abs(np.var(y) - 1 / 6) < 0.03  # what predicting the mean scores
 
 
@@ -63,5 +67,8 @@ def test_without_matplotlib_the_plot_is_skipped_not_the_model(
     assert code == 0
     assert "matplotlib is not installed" in capsys.readouterr().out
     assert not (tmp_path / "learning_curves.png").exists()
-    assert json.loads((tmp_path / "results.json").read_text())[0]["model"] == "LSTM"
+    assert (
+        json.loads((tmp_path / "results.json").read_text())[0]["model"]
+        == "LSTM"
+    )
     assert keras.saving.load_model(tmp_path / "best_model.keras").name == "LSTM"

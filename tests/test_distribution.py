@@ -22,8 +22,8 @@ pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(
         BACKEND == "torch",
-        reason="Keras has no data-parallel engine for torch: keras.distribution "
-        "runs on JAX only, tf.distribute on TensorFlow only",
+        reason="Keras has no data-parallel engine for torch: "
+        "keras.distribution runs on JAX only, tf.distribute on TensorFlow only",
     ),
 ]
 

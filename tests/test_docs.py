@@ -72,7 +72,12 @@ def test_every_backend_marker_is_read():
 
 def test_pages_with_code_are_found():
     names = {page.relative_to(DOCS).as_posix() for page in PAGES}
-    assert {"index.md", "guides/cells.md", "guides/saving.md", "guides/deployment.md"} <= names
+    assert {
+        "index.md",
+        "guides/cells.md",
+        "guides/saving.md",
+        "guides/deployment.md",
+    } <= names
 
 
 @pytest.mark.parametrize(
@@ -138,7 +143,9 @@ def test_read_the_docs_builds_the_site_as_make_docs_does():
     assert config["version"] == 2
     commands = config["build"]["commands"]
     assert commands[0] == 'python -m pip install ".[docs]"'
-    assert commands[1:] == [make_docs + ' --site-dir "$READTHEDOCS_OUTPUT/html"']
+    assert commands[1:] == [
+        make_docs + ' --site-dir "$READTHEDOCS_OUTPUT/html"'
+    ]
 
 
 README = DOCS.parent / "README.md"

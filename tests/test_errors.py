@@ -16,7 +16,11 @@ from conftest import VARIANTS
 import keras_lstm_variants as klv
 
 # Every distinct class: the variants list LSTM and PeepholeLSTM twice.
-VARIANTS_ONCE = [v for v in VARIANTS if v.name in ("lstm", "peephole", "coupled", "layer_norm")]
+VARIANTS_ONCE = [
+    v
+    for v in VARIANTS
+    if v.name in ("lstm", "peephole", "coupled", "layer_norm")
+]
 CLASSES = [v.cell for v in VARIANTS_ONCE] + [v.layer for v in VARIANTS_ONCE]
 
 BAD_ARGUMENTS = [
@@ -258,7 +262,9 @@ BAD_CALLS = [
      lambda v: _built(v.layer(4))(_zeros(2, 5, 4)),
      ValueError, r"built for inputs of 3 features"),
     ("cell features other than built",
-     lambda v: _built(v.cell(4), _zeros(2, 3))(_zeros(2, 4), [_zeros(2, 4)] * 2),
+     lambda v: _built(v.cell(4), _zeros(2, 3))(
+         _zeros(2, 4), [_zeros(2, 4)] * 2
+     ),
      ValueError, r"inputs.shape=(2, 4)"),
     ("mask timesteps",
      lambda v: v.layer(4)(X, mask=np.ones((2, 4), bool)),
@@ -270,7 +276,9 @@ BAD_CALLS = [
      lambda v: v.layer(4)(X, mask=np.ones((2, 5, 1), bool)),
      ValueError, r"mask.shape=(2, 5, 1)"),
     ("mask in Bidirectional",
-     lambda v: keras.layers.Bidirectional(v.layer(4))(X, mask=np.ones((2, 6), bool)),
+     lambda v: keras.layers.Bidirectional(v.layer(4))(
+         X, mask=np.ones((2, 6), bool)
+     ),
      ValueError, r"mask.shape=(2, 6)"),
     ("layer config without units",
      lambda v: _from_config(v, drop=["units"]),

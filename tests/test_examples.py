@@ -24,7 +24,9 @@ def _check_outputs(folder):
     return keras.saving.load_model(folder / "model.keras")
 
 
-COMMON = ["--epochs", "1", "--units", "4", "--batch-size", "4", "--verbose", "0"]
+COMMON = [
+    "--epochs", "1", "--units", "4", "--batch-size", "4", "--verbose", "0",
+]
 
 
 @pytest.mark.slow
@@ -68,7 +70,8 @@ def test_handwriting_digits_needs_neither_tfds_nor_tensorflow(
         monkeypatch.setitem(sys.modules, "tensorflow", None)
     code = load_example("handwriting").main(COMMON + [
         "--pixels", "--permute", "--variant", "CIFG", "--dataset", "digits",
-        "--batch-size", "128", "--backend", keras.backend.backend(), "--output", str(tmp_path),
+        "--batch-size", "128", "--backend", keras.backend.backend(),
+        "--output", str(tmp_path),
     ])
     assert code == 0
     model = _check_outputs(tmp_path)
@@ -181,7 +184,11 @@ def test_study_data_is_the_real_data():
     }
     for task, (train_shape, test_shape, classes) in expected.items():
         x_train, y_train, x_test, y_test, n = study.load_task(task)
-        assert (x_train.shape, x_test.shape, n) == (train_shape, test_shape, classes)
+        assert (x_train.shape, x_test.shape, n) == (
+            train_shape,
+            test_shape,
+            classes,
+        )
         assert set(y_train) == set(y_test) == set(range(classes)), task
     # The reversal strings: one-hot digits, targets the digits reversed,
     # the same for every call.
@@ -238,13 +245,17 @@ def test_study_quick_run_writes_tables_json_and_plot(tmp_path, capsys):
     assert (tmp_path / "results.png").read_bytes()[:4] == b"\x89PNG"
 
 
-def test_missing_data_gives_a_message_not_a_traceback(tmp_path, capsys, monkeypatch):
+def test_missing_data_gives_a_message_not_a_traceback(
+    tmp_path, capsys, monkeypatch
+):
     def offline(*args, **kwargs):
         raise ConnectionError("Failed to resolve 'ai.stanford.edu'")
 
     monkeypatch.setattr(tfds, "load", offline)
     with pytest.raises(SystemExit) as exit_info:
-        load_example("handwriting").main(["--data-dir", str(tmp_path), "--backend", keras.backend.backend()])
+        load_example("handwriting").main(
+            ["--data-dir", str(tmp_path), "--backend", keras.backend.backend()]
+        )
     assert exit_info.value.code == 2
     message = capsys.readouterr().err
     assert "Could not load the 'mnist' dataset" in message
@@ -288,7 +299,9 @@ def test_study_dtw_baseline_is_dynamic_time_warping():
     references = np.zeros((3, 6, 2))
     for k, n in enumerate(lengths):
         references[k, :n] = rng.normal(size=(n, 2))
-    expected = [textbook(series, references[k, :n]) for k, n in enumerate(lengths)]
+    expected = [
+        textbook(series, references[k, :n]) for k, n in enumerate(lengths)
+    ]
     np.testing.assert_allclose(
         study.dtw_distances(series, references, lengths), expected, rtol=1e-12)
     x_train = references[:, :, :]

@@ -4,8 +4,6 @@ Each route is what docs/guides/deployment.md shows; a route a backend lacks
 (a Keras limitation) is not listed for it, and the page says why.
 """
 
-import os
-
 import keras
 import numpy as np
 import pytest
@@ -17,7 +15,9 @@ BACKEND = keras.backend.backend()
 LAYERS = {
     "LSTM": klv.LSTM,
     "PeepholeLSTM": klv.PeepholeLSTM,
-    "CoupledLSTM": lambda units, **kw: klv.CoupledLSTM(units, use_peepholes=True, **kw),
+    "CoupledLSTM": lambda units, **kw: klv.CoupledLSTM(
+        units, use_peepholes=True, **kw
+    ),
     "LayerNormLSTM": klv.LayerNormLSTM,
 }
 TIMESTEPS, FEATURES = 12, 3
@@ -36,14 +36,21 @@ def _model(name, bidirectional=False, **kwargs):
     # Random non-trivial weights (norm gains away from 1, biases away from 0).
     rng = np.random.default_rng(0)
     model.set_weights(
-        [w + rng.normal(0, 0.2, w.shape).astype("float32") for w in model.get_weights()]
+        [
+            w + rng.normal(0, 0.2, w.shape).astype("float32")
+            for w in model.get_weights()
+        ]
     )
     return model
 
 
 def _inputs(batch=3):
     # A batch size other than any the export traced: the batch axis is dynamic.
-    return np.random.default_rng(1).normal(size=(batch, TIMESTEPS, FEATURES)).astype("float32")
+    return (
+        np.random.default_rng(1)
+        .normal(size=(batch, TIMESTEPS, FEATURES))
+        .astype("float32")
+    )
 
 
 def _expected(model, x):
@@ -60,10 +67,16 @@ SAVED_MODEL_CASES = [
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not SAVED_MODEL, reason="Keras 3.15 cannot export a tf SavedModel from torch")
+@pytest.mark.skipif(
+    not SAVED_MODEL,
+    reason="Keras 3.15 cannot export a tf SavedModel from torch",
+)
 @pytest.mark.parametrize(
-    "name, bidirectional", SAVED_MODEL_CASES,
-    ids=[f"{n}-{'bidirectional' if b else 'plain'}" for n, b in SAVED_MODEL_CASES],
+    "name, bidirectional",
+    SAVED_MODEL_CASES,
+    ids=[
+        f"{n}-{'bidirectional' if b else 'plain'}" for n, b in SAVED_MODEL_CASES
+    ],
 )
 def test_saved_model_serves_what_predict_gives(name, bidirectional, tmp_path):
     import tensorflow as tf
@@ -89,7 +102,9 @@ def test_onnx_runs_in_onnxruntime_as_predict(name, tmp_path):
 
     path = str(tmp_path / "model.onnx")
     model.export(path, format="onnx", verbose=False)
-    session = onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"])
+    session = onnxruntime.InferenceSession(
+        path, providers=["CPUExecutionProvider"]
+    )
     (output,) = session.run(None, {session.get_inputs()[0].name: x})
 
     assert_close(output, expected)

@@ -93,7 +93,9 @@ def _one_sgd_step(variant, fast, x, y, **kwargs):
     outputs = keras.ops.convert_to_numpy(model(x))
     model.train_on_batch(x, y)
     after = model.get_weights()
-    return outputs, [b - np.array(a) for b, a in zip(before, after)]
+    return outputs, [
+        b - np.array(a) for b, a in zip(before, after, strict=True)
+    ]
 
 
 @pytest.mark.parametrize("variant", LAYER_NORM, ids=lambda v: v.name)
@@ -110,7 +112,7 @@ def test_layer_matches_autodiff_of_portable_path(variant, rng, go_backwards):
         variant, False, x, y, go_backwards=go_backwards
     )
     np.testing.assert_array_equal(fast_out, slow_out)  # the same forward ops
-    for fast, slow in zip(fast_grads, slow_grads):
+    for fast, slow in zip(fast_grads, slow_grads, strict=True):
         assert np.abs(slow).max() > 0
         assert_close(fast, slow, tol=1e-5 * max(1.0, np.abs(slow).max()))
 
@@ -127,6 +129,6 @@ def test_mixed_precision_gradients_stay_finite_and_close(rng, policy):
         _, slow = _one_sgd_step(variant, False, x, y)
     finally:
         keras.config.set_dtype_policy(previous)
-    for f, s in zip(fast, slow):
+    for f, s in zip(fast, slow, strict=True):
         assert np.all(np.isfinite(f)) and np.abs(s).max() > 0
         assert np.abs(f - s).max() <= 1e-2 * np.abs(s).max()

@@ -1,4 +1,5 @@
-"""`LSTM`/`LSTMCell` against `keras.layers.LSTM`/`LSTMCell` on the same weights."""
+"""`LSTM`/`LSTMCell` against `keras.layers.LSTM`/`LSTMCell` on the same
+weights."""
 
 import itertools
 
@@ -18,7 +19,10 @@ def _pair(rng, units=4, dim=3, theirs_kwargs=None, **kwargs):
     ours = klv.LSTM(units, **kwargs)
     theirs.build((None, 6, dim))
     ours.build((None, 6, dim))
-    weights = [rng.normal(0, 0.5, w.shape).astype("float32") for w in theirs.get_weights()]
+    weights = [
+        rng.normal(0, 0.5, w.shape).astype("float32")
+        for w in theirs.get_weights()
+    ]
     theirs.set_weights(weights)
     ours.set_weights(weights)
     return theirs, ours
@@ -36,10 +40,11 @@ _BIAS_FLAGS = list(itertools.product([False, True], repeat=2))
     [bias + loop
      for k, loop in enumerate(_LOOP_FLAGS)
      for bias in [_BIAS_FLAGS[(k + k // 4) % 4]]],
-    ids=lambda f: "-".join(n for n, on in zip(FLAGS, f) if on) or "default",
+    ids=lambda f: "-".join(n for n, on in zip(FLAGS, f, strict=True) if on)
+    or "default",
 )
 def test_layer_matches_keras(rng, flags):
-    options = dict(zip(FLAGS, flags))
+    options = dict(zip(FLAGS, flags, strict=True))
     masked = options.pop("masked")
     theirs_kwargs = {}
     if (
@@ -57,7 +62,9 @@ def test_layer_matches_keras(rng, flags):
     )
     x = rng.normal(size=(3, 6, 3)).astype("float32")
     mask = np.arange(6)[None] < np.array([[6], [2], [4]]) if masked else None
-    for expected, actual in zip(theirs(x, mask=mask), ours(x, mask=mask)):
+    for expected, actual in zip(
+        theirs(x, mask=mask), ours(x, mask=mask), strict=True
+    ):
         assert_close(actual, keras.ops.convert_to_numpy(expected))
 
 
@@ -77,13 +84,18 @@ def test_other_arguments_match_keras(rng, options):
     ours = klv.LSTM(4, **kwargs)
     theirs.build((2, 5, 3))
     ours.build((2, 5, 3))
-    weights = [rng.normal(0, 0.5, w.shape).astype("float32") for w in theirs.get_weights()]
+    weights = [
+        rng.normal(0, 0.5, w.shape).astype("float32")
+        for w in theirs.get_weights()
+    ]
     theirs.set_weights(weights)
     ours.set_weights(weights)
     x = rng.normal(size=(2, 5, 3)).astype("float32")
     mask = np.array([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]], bool)
     for _ in range(2):  # twice: a stateful layer carries its state over
-        assert_close(ours(x, mask=mask), keras.ops.convert_to_numpy(theirs(x, mask=mask)))
+        assert_close(
+            ours(x, mask=mask), keras.ops.convert_to_numpy(theirs(x, mask=mask))
+        )
 
 
 @pytest.mark.parametrize("implementation", [1, 2])
@@ -96,7 +108,8 @@ def test_dropout_masks_match_keras_with_the_same_seed(rng, implementation):
     x = rng.normal(size=(3, 6, 3)).astype("float32")
     expected = keras.ops.convert_to_numpy(theirs(x, training=True))
     actual = keras.ops.convert_to_numpy(ours(x, training=True))
-    assert not np.allclose(actual, to_numpy(ours(x, training=False)))  # dropout acted
+    # Dropout acted.
+    assert not np.allclose(actual, to_numpy(ours(x, training=False)))
     assert_close(actual, expected)
 
 
@@ -105,12 +118,17 @@ def test_cell_matches_keras_cell(rng):
     theirs.build((None, 3))
     ours.build((None, 3))
     ours.set_weights(
-        [rng.normal(0, 0.5, w.shape).astype("float32") for w in ours.get_weights()]
+        [
+            rng.normal(0, 0.5, w.shape).astype("float32")
+            for w in ours.get_weights()
+        ]
     )
     theirs.set_weights(ours.get_weights())  # and the other way round
     x = rng.normal(size=(2, 3)).astype("float32")
     states = [rng.normal(size=(2, 5)).astype("float32") for _ in range(2)]
-    for expected, actual in zip(theirs(x, states)[1], ours(x, states)[1]):
+    for expected, actual in zip(
+        theirs(x, states)[1], ours(x, states)[1], strict=True
+    ):
         assert_close(actual, keras.ops.convert_to_numpy(expected))
 
 
@@ -121,16 +139,23 @@ def test_default_initial_weights_match_keras():
     keras.utils.set_random_seed(3)
     ours = klv.LSTM(4)
     ours.build((None, 5, 3))
-    for expected, actual in zip(theirs.get_weights(), ours.get_weights()):
+    for expected, actual in zip(
+        theirs.get_weights(), ours.get_weights(), strict=True
+    ):
         np.testing.assert_array_equal(actual, expected)
 
 
 def test_peephole_with_zero_peepholes_equals_lstm(rng):
     lstm = klv.LSTM(4, return_sequences=True)
-    peephole = klv.PeepholeLSTM(4, return_sequences=True, peephole_initializer="zeros")
+    peephole = klv.PeepholeLSTM(
+        4, return_sequences=True, peephole_initializer="zeros"
+    )
     lstm.build((None, 6, 3))
     peephole.build((None, 6, 3))
-    weights = [rng.normal(0, 0.5, w.shape).astype("float32") for w in lstm.get_weights()]
+    weights = [
+        rng.normal(0, 0.5, w.shape).astype("float32")
+        for w in lstm.get_weights()
+    ]
     lstm.set_weights(weights)
     peephole.set_weights(weights + [np.zeros(4, "float32")] * 3)
     x = rng.normal(size=(2, 6, 3)).astype("float32")

@@ -46,7 +46,9 @@ def _run_litert(flatbuffer, rows):
         interpreter.reset_all_variables()
         interpreter.set_tensor(given["index"], _quantized(row[None], given))
         interpreter.invoke()
-        outputs.append(_dequantized(interpreter.get_tensor(taken["index"]), taken))
+        outputs.append(
+            _dequantized(interpreter.get_tensor(taken["index"]), taken)
+        )
     return np.concatenate(outputs), given, taken
 
 
@@ -87,7 +89,10 @@ def _random_model(layers, head_units=2, seed=0):
     model = keras.Model(inputs, keras.layers.Dense(head_units)(x))
     rng = np.random.default_rng(seed)
     model.set_weights(
-        [rng.normal(0, 0.5, w.shape).astype("float32") for w in model.get_weights()]
+        [
+            rng.normal(0, 0.5, w.shape).astype("float32")
+            for w in model.get_weights()
+        ]
     )
     return model
 
@@ -122,7 +127,9 @@ CONFIGURATIONS = {
     ),
     "bidirectional": (
         lambda: [
-            keras.layers.Bidirectional(klv.PeepholeLSTM(6, return_sequences=True)),
+            keras.layers.Bidirectional(
+                klv.PeepholeLSTM(6, return_sequences=True)
+            ),
             keras.layers.Bidirectional(klv.CoupledLSTM(5), merge_mode="sum"),
         ],
         4,
@@ -135,7 +142,11 @@ CONFIGURATIONS = {
 def test_float_file_is_fused_ops_only_and_predicts_what_keras_does(name):
     make_layers, fused, on_micro = CONFIGURATIONS[name]
     model = _random_model(make_layers())
-    x = np.random.default_rng(1).normal(size=(4, STEPS, FEATURES)).astype("float32")
+    x = (
+        np.random.default_rng(1)
+        .normal(size=(4, STEPS, FEATURES))
+        .astype("float32")
+    )
     expected = model.predict(x, verbose=0)
 
     flatbuffer = litert.convert(model)
@@ -157,22 +168,33 @@ def test_shared_layer_two_inputs_and_a_larger_batch():
 
     keras.utils.set_random_seed(6)
     shared = klv.PeepholeLSTM(5, projection_units=3)
-    first, second = keras.Input((STEPS, FEATURES)), keras.Input((STEPS, FEATURES))
+    first, second = (
+        keras.Input((STEPS, FEATURES)),
+        keras.Input((STEPS, FEATURES)),
+    )
     model = keras.Model(
         [first, second], keras.layers.Add()([shared(first), shared(second)])
     )
-    x = np.random.default_rng(6).normal(size=(2, 2, STEPS, FEATURES)).astype("float32")
+    x = (
+        np.random.default_rng(6)
+        .normal(size=(2, 2, STEPS, FEATURES))
+        .astype("float32")
+    )
 
     flatbuffer = litert.convert(model, batch_size=2)
 
     assert _ops(flatbuffer).count(FUSED) == 2
     interpreter = Interpreter(model_content=flatbuffer)
     interpreter.allocate_tensors()
-    for detail, inputs in zip(interpreter.get_input_details(), x):
+    for detail, inputs in zip(interpreter.get_input_details(), x, strict=True):
         interpreter.set_tensor(detail["index"], inputs)  # Add: order-free
     interpreter.invoke()
-    actual = interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
-    np.testing.assert_allclose(actual, model.predict(list(x), verbose=0), atol=1e-5)
+    actual = interpreter.get_tensor(
+        interpreter.get_output_details()[0]["index"]
+    )
+    np.testing.assert_allclose(
+        actual, model.predict(list(x), verbose=0), atol=1e-5
+    )
 
 
 def test_the_fused_state_carries_over_between_invocations_until_reset():
@@ -181,7 +203,11 @@ def test_the_fused_state_carries_over_between_invocations_until_reset():
     from ai_edge_litert.interpreter import Interpreter
 
     model = _random_model([klv.LSTM(6)])
-    x = np.random.default_rng(2).normal(size=(1, STEPS, FEATURES)).astype("float32")
+    x = (
+        np.random.default_rng(2)
+        .normal(size=(1, STEPS, FEATURES))
+        .astype("float32")
+    )
     interpreter = Interpreter(model_content=litert.convert(model))
     interpreter.allocate_tensors()
     given = interpreter.get_input_details()[0]["index"]
@@ -220,11 +246,17 @@ def test_int8_file_keeps_the_accuracy_of_the_float_model(name, digits):
     x_train, y_train, x_test, y_test = digits
     keras.utils.set_random_seed(0)
     inputs = keras.Input((8, 8))
-    outputs = keras.layers.Dense(10, activation="softmax")(TRAINED[name]()(inputs))
+    outputs = keras.layers.Dense(10, activation="softmax")(
+        TRAINED[name]()(inputs)
+    )
     model = keras.Model(inputs, outputs)
-    model.compile(keras.optimizers.Adam(5e-3), "sparse_categorical_crossentropy")
+    model.compile(
+        keras.optimizers.Adam(5e-3), "sparse_categorical_crossentropy"
+    )
     model.fit(x_train, y_train, batch_size=32, epochs=6, verbose=0)
-    float_accuracy = np.mean(model.predict(x_test, verbose=0).argmax(-1) == y_test)
+    float_accuracy = np.mean(
+        model.predict(x_test, verbose=0).argmax(-1) == y_test
+    )
     assert float_accuracy > 0.8  # it learned the task
 
     def calibration():
@@ -249,7 +281,11 @@ def test_int8_file_keeps_the_accuracy_of_the_float_model(name, digits):
 
 def test_unsupported_layer_is_an_error_naming_it_or_unrolled_on_request():
     model = _random_model([klv.LayerNormLSTM(6, name="normed")])
-    x = np.random.default_rng(3).normal(size=(2, STEPS, FEATURES)).astype("float32")
+    x = (
+        np.random.default_rng(3)
+        .normal(size=(2, STEPS, FEATURES))
+        .astype("float32")
+    )
 
     with pytest.raises(ValueError, match="'normed'.*LayerNormLSTM.*unroll"):
         litert.convert(model)
@@ -315,8 +351,16 @@ def test_fused_weights_document_the_coupled_gate_as_negated_forget_gate():
     for weight in cell.weights:
         weight.assign(rng.normal(size=weight.shape).astype("float32"))
     operands = litert.fused_weights(cell)
-    x, h, c = rng.normal(size=(1, 2)), rng.normal(size=(1, 3)), rng.normal(size=(1, 3))
-    z = x @ operands["kernel"] + h @ operands["recurrent_kernel"] + operands["bias"]
+    x, h, c = (
+        rng.normal(size=(1, 2)),
+        rng.normal(size=(1, 3)),
+        rng.normal(size=(1, 3)),
+    )
+    z = (
+        x @ operands["kernel"]
+        + h @ operands["recurrent_kernel"]
+        + operands["bias"]
+    )
     z_i, z_f = z[:, :3], z[:, 3:6]
     p_i, p_f, _ = operands["peepholes"]
     sigmoid = lambda a: 1 / (1 + np.exp(-a))  # noqa: E731
@@ -343,13 +387,19 @@ def small_model():
             yield [row[None]]
 
     return (
-        model, x, litert.convert(model, batch_size=2),
-        litert.convert(model, quantize="int8", representative_dataset=calibration),
+        model,
+        x,
+        litert.convert(model, batch_size=2),
+        litert.convert(
+            model, quantize="int8", representative_dataset=calibration
+        ),
     )
 
 
 @pytest.mark.parametrize("runtime", litert.RUNTIMES)
-def test_run_gives_what_predict_gives_float_and_int8(small_model, runtime, tmp_path):
+def test_run_gives_what_predict_gives_float_and_int8(
+    small_model, runtime, tmp_path
+):
     model, x, float_file, int8_file = small_model
     expected = model.predict(x, verbose=0)
 
@@ -395,9 +445,15 @@ def test_int8_file_of_a_cell_with_a_small_state_range_runs_right(runtime):
 def test_run_names_what_is_wrong(small_model):
     model, x, float_file, _ = small_model
     cases = [
-        (lambda: litert.run(float_file, x, runtime="arduino"), "runtime='arduino'"),
+        (
+            lambda: litert.run(float_file, x, runtime="arduino"),
+            "runtime='arduino'",
+        ),
         (lambda: litert.run(float_file, x[:3]), r"batches of 2.*\(3, 10, 3\)"),
-        (lambda: litert.run(float_file, x[..., :2]), r"\(10, 3\).*\(6, 10, 2\)"),
+        (
+            lambda: litert.run(float_file, x[..., :2]),
+            r"\(10, 3\).*\(6, 10, 2\)",
+        ),
         (lambda: litert.run(float_file, [x, x]), "1 input.*Received: 2"),
         (lambda: litert.run("missing.tflite", x), "missing.tflite"),
         (lambda: litert.run(model, x), "of type Functional"),

@@ -91,7 +91,7 @@ def _layer(variant, rng, strategy, dim, units, **kwargs):
 
 @pytest.mark.parametrize(
     "strategy, go_backwards",
-    list(zip(LOOP_STRATEGIES, [False, True, True])),
+    list(zip(LOOP_STRATEGIES, [False, True, True], strict=True)),
     ids=str,
 )
 def test_strategy_matches_reference(variant, rng, strategy, go_backwards):
@@ -243,10 +243,13 @@ def test_centred_kernels_train_as_centred_projections(variant, rng, dropout):
         before = [np.array(w) for w in model.get_weights()]
         outputs = keras.ops.convert_to_numpy(model(x))
         model.train_on_batch(x, y)
-        steps = [b - np.array(a) for b, a in zip(before, model.get_weights())]
+        steps = [
+            b - np.array(a)
+            for b, a in zip(before, model.get_weights(), strict=True)
+        ]
         results.append((outputs, steps))
     (centred_out, centred_steps), (plain_out, plain_steps) = results
     assert_close(centred_out, plain_out)
-    for centred, plain in zip(centred_steps, plain_steps):
+    for centred, plain in zip(centred_steps, plain_steps, strict=True):
         assert np.abs(plain).max() > 0
         assert_close(centred, plain, tol=1e-5 * max(1.0, np.abs(plain).max()))

@@ -7,6 +7,7 @@ against it and against each other, on every backend.
 """
 
 import functools
+
 import keras
 import numpy as np
 import pytest
@@ -124,7 +125,9 @@ def test_scan_gradients_equal_step_gradients(name, rng):
         model.compile(keras.optimizers.SGD(1.0), "mse")
         before = [w.copy() for w in model.get_weights()]
         model.train_on_batch(x, y)
-        moves.append([a - b for a, b in zip(model.get_weights(), before)])
+        moves.append(
+            [a - b for a, b in zip(model.get_weights(), before, strict=True)]
+        )
     for scan_move, step_move in zip(*moves, strict=True):
         assert np.abs(step_move).max() > 0
         np.testing.assert_allclose(scan_move, step_move, rtol=1e-4, atol=1e-6)

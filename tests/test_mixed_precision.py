@@ -26,7 +26,9 @@ def test_layer_matches_float32_and_stays_finite(variant, rng, policy):
     # once in a full run on torch); the mean error stays the tight bound.
     keras.utils.set_random_seed(11)
     full = variant.layer(8, return_sequences=True, **variant.kwargs)
-    mixed = variant.layer(8, return_sequences=True, dtype=policy, **variant.kwargs)
+    mixed = variant.layer(
+        8, return_sequences=True, dtype=policy, **variant.kwargs
+    )
     x = rng.normal(size=(3, 20, 5)).astype("float32")
     full.build(x.shape)
     mixed.build(x.shape)

@@ -188,7 +188,8 @@ def test_zoneout_is_its_expectation_at_inference(rng):
     # through conftest's variants with zoneout).
     layer = _zoneout_layer(units=4, output_zoneout=0.4, cell_zoneout=0.7)
     weights = dict(zip(["kernel", "recurrent_kernel", "bias"],
-                       [to_numpy(w) for w in layer.get_weights()]))
+                       [to_numpy(w) for w in layer.get_weights()],
+                       strict=True))
     x = rng.normal(size=(3, 9, 8))
     outputs, h, c = layer(x.astype("float32"))
     step = lambda *a: reference.lstm_step(*a, zoneout=(0.4, 0.7))  # noqa: E731

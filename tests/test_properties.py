@@ -54,7 +54,11 @@ def masks(draw, batch, time):
         return None
     if kind == "random":
         mask = np.array(
-            draw(st.lists(st.booleans(), min_size=batch * time, max_size=batch * time))
+            draw(
+                st.lists(
+                    st.booleans(), min_size=batch * time, max_size=batch * time
+                )
+            )
         ).reshape(batch, time)
     else:
         # Lengths from 0: a row of length 0 is all masked.
@@ -95,7 +99,9 @@ def layer_cases(draw):
 @given(case=layer_cases())
 def test_layer_matches_reference(variant, case):
     rng = np.random.default_rng(case["seed"])
-    batch, time, dim, units = (case[k] for k in ("batch", "time", "dim", "units"))
+    batch, time, dim, units = (
+        case[k] for k in ("batch", "time", "dim", "units")
+    )
     layer, weights = variant.built_layer(
         rng, dim, units,
         use_bias=case["use_bias"],
@@ -125,7 +131,7 @@ def test_layer_matches_reference(variant, case):
     else:
         result = [result]
     assert len(result) == len(expected)
-    for actual, wanted in zip(result, expected):
+    for actual, wanted in zip(result, expected, strict=True):
         assert np.all(np.isfinite(to_numpy(actual)))
         assert_close(actual, wanted)
 
@@ -154,7 +160,8 @@ def test_cell_step_matches_reference(variant, batch, dim, units, scale, seed):
     h_ref, c_ref = variant.step(x, h, c, weights)
     for actual, wanted in ((out, h_ref), (h1, h_ref), (c1, c_ref)):
         assert np.all(np.isfinite(to_numpy(actual)))
-        # x of scale 10 gives pre-activations of ~10: float32 carries ~1e-6 of them.
+        # x of scale 10 gives pre-activations of ~10: float32 carries ~1e-6
+        # of them.
         assert_close(actual, wanted, tol=1e-5 * max(1.0, scale))
 
 
@@ -172,14 +179,17 @@ def test_steps_masked_before_the_first_output_zeros_on_every_backend(
     )
     x = rng.normal(size=(3, 4, 2))
     h0, c0 = rng.normal(size=(2, 3, 3))
-    mask = np.array([[0, 0, 0, 0], [0, 0, 1, 1], [0, 1, 0, 1]], bool)  # all, left, holes
+    # All steps, left padding, holes.
+    mask = np.array([[0, 0, 0, 0], [0, 0, 1, 1], [0, 1, 0, 1]], bool)
 
     outputs, h, c = layer(
         x.astype("float32"), mask=mask,
         initial_state=[h0.astype("float32"), c0.astype("float32")],
     )
 
-    ref_out, ref_h, ref_c = reference.run(variant.step, weights, x, h0, c0, mask=mask)
+    ref_out, ref_h, ref_c = reference.run(
+        variant.step, weights, x, h0, c0, mask=mask
+    )
     assert_close(outputs, ref_out if return_sequences else ref_out[:, -1])
     assert_close(h, ref_h)
     assert_close(c, ref_c)

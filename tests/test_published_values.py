@@ -41,8 +41,14 @@ def test_single_cell_with_three_inputs():
 def test_stacked_cells():
     stack = keras.layers.StackedRNNCells([_tfa_cell(), _tfa_cell()])
     states = (
-        [0.1 * np.array([[2.0, 3.0]], "float32"), 0.1 * np.array([[0.0, 1.0]], "float32")],
-        [0.1 * np.array([[6.0, 7.0]], "float32"), 0.1 * np.array([[4.0, 5.0]], "float32")],
+        [
+            0.1 * np.array([[2.0, 3.0]], "float32"),
+            0.1 * np.array([[0.0, 1.0]], "float32"),
+        ],
+        [
+            0.1 * np.array([[6.0, 7.0]], "float32"),
+            0.1 * np.array([[4.0, 5.0]], "float32"),
+        ],
     )
     output, new_states = stack(np.ones((1, 2), "float32"), states)
     assert_close(output, EXPECTED_H)

@@ -14,7 +14,9 @@ SHAPES = [(3, 7, 5, 4), (1, 1, 2, 3), (4, 12, 6, 8)]  # batch, time, dim, units
 def test_weight_names_follow_documented_layout(variant):
     cell = variant.cell(4, **variant.kwargs)
     cell.build((None, 3))
-    assert [(w.name, tuple(w.shape)) for w in cell.weights] == variant.layout(3, 4)
+    assert [(w.name, tuple(w.shape)) for w in cell.weights] == variant.layout(
+        3, 4
+    )
 
 
 @pytest.mark.parametrize("use_bias", [True, False])
@@ -103,7 +105,9 @@ def test_cell_step_with_dropout_masks(variant, rng, per_gate, in_a_layer):
 
 # Each shape once, reversed or not (the masking tests below reverse too).
 @pytest.mark.parametrize(
-    "shape, go_backwards", list(zip(SHAPES, [False, True, False])), ids=str
+    "shape, go_backwards",
+    list(zip(SHAPES, [False, True, False], strict=True)),
+    ids=str,
 )
 def test_layer_sequences_and_states(variant, rng, shape, go_backwards):
     batch, time, dim, units = shape
@@ -159,7 +163,9 @@ def test_embedding_mask_zero_reaches_the_layer(variant, rng):
     layer, weights = variant.built_layer(rng, 3, units)
     output = layer(embedding(tokens))
     vectors = keras.ops.convert_to_numpy(embedding.embeddings)[tokens]
-    _, ref_h, _ = reference.run(variant.step, weights, vectors, mask=tokens != 0)
+    _, ref_h, _ = reference.run(
+        variant.step, weights, vectors, mask=tokens != 0
+    )
     assert_close(output, ref_h)
 
 
@@ -202,7 +208,10 @@ def test_unrolled_cell_in_rnn(variant, rng):
 
 
 def test_cells_stacked(variant, rng):
-    cells = [variant.cell(4, **variant.kwargs), variant.cell(2, **variant.kwargs)]
+    cells = [
+        variant.cell(4, **variant.kwargs),
+        variant.cell(2, **variant.kwargs),
+    ]
     rnn = keras.layers.RNN(keras.layers.StackedRNNCells(cells))
     rnn.build((None, None, 3))
     first = variant.random_weights(rng, 3, 4)
@@ -226,7 +235,9 @@ def test_bidirectional_layer(variant, rng):
     variant.set_weights(layer.backward_layer, backward)
     x = rng.normal(size=(2, 5, 3))
     ref_forward, _, _ = reference.run(variant.step, forward, x)
-    ref_backward, _, _ = reference.run(variant.step, backward, x, go_backwards=True)
+    ref_backward, _, _ = reference.run(
+        variant.step, backward, x, go_backwards=True
+    )
     expected = np.concatenate([ref_forward, ref_backward[:, ::-1]], axis=-1)
     assert_close(layer(x.astype("float32")), expected)
 

@@ -42,7 +42,9 @@ class Fixture:
         variant = VARIANT[self.variant]
         if self.epsilon is None:
             return variant.step
-        return functools.partial(reference.layer_norm_step, epsilon=self.epsilon)
+        return functools.partial(
+            reference.layer_norm_step, epsilon=self.epsilon
+        )
 
 
 def _named(layer):
@@ -88,7 +90,9 @@ FIXTURES = {
     "bidirectional_coupled_lstm_cell": Fixture(
         "coupled", True, return_sequences=True, merge_mode="sum"
     ),
-    "bidirectional_layer_norm_lstm_cell": Fixture("layer_norm", True, epsilon=1e-2),
+    "bidirectional_layer_norm_lstm_cell": Fixture(
+        "layer_norm", True, epsilon=1e-2
+    ),
     "lstm_projected": Fixture(
         "lstm_projected", return_sequences=True, since="v0.2.0"
     ),
@@ -120,13 +124,20 @@ def test_every_release_has_every_fixture():
     assert RELEASES, "no saved-model fixtures under tests/data"
     for folder in RELEASES:
         assert {p.stem for p in folder.glob("*.keras")} == set(_held(folder))
-        assert json.loads((folder / "versions.json").read_text())["keras_lstm_variants"]
+        versions = json.loads((folder / "versions.json").read_text())
+        assert versions["keras_lstm_variants"]
 
 
 def _weights(variant, layer, input_dim):
     units = layer.cell.units
     names = [name for name, _ in variant.layout(input_dim, units)]
-    return dict(zip(names, [np.asarray(w, np.float64) for w in layer.get_weights()]))
+    return dict(
+        zip(
+            names,
+            [np.asarray(w, np.float64) for w in layer.get_weights()],
+            strict=False,
+        )
+    )
 
 
 def _reference(fixture, model, x):
@@ -141,13 +152,15 @@ def _reference(fixture, model, x):
     run = functools.partial(reference.run, fixture.step(), x=x, mask=mask)
     if not fixture.bidirectional:
         out, _, _ = run(
-            _weights(variant, recurrent, x.shape[-1]), go_backwards=fixture.go_backwards
+            _weights(variant, recurrent, x.shape[-1]),
+            go_backwards=fixture.go_backwards,
         )
         return out if fixture.return_sequences else out[:, -1]
     # Bidirectional zeroes masked outputs when it returns sequences.
     zero = fixture.return_sequences
     forward, _, _ = run(
-        _weights(variant, recurrent.forward_layer, x.shape[-1]), zero_output_for_mask=zero
+        _weights(variant, recurrent.forward_layer, x.shape[-1]),
+        zero_output_for_mask=zero,
     )
     backward, _, _ = run(
         _weights(variant, recurrent.backward_layer, x.shape[-1]),
@@ -173,7 +186,9 @@ def test_saved_model_loads_and_computes_the_same(release, name):
 
     outputs = model.predict(x, verbose=0)
     assert_close(outputs, expected[name])
-    assert_close(outputs, _reference(FIXTURES[name], model, x.astype(np.float64)))
+    assert_close(
+        outputs, _reference(FIXTURES[name], model, x.astype(np.float64))
+    )
 
 
 @pytest.mark.parametrize(

@@ -53,7 +53,9 @@ def _sorted_json(config):
 def test_cell_config_round_trip(variant):
     cell = variant.cell(3, **{**variant.kwargs, **NON_DEFAULTS})
     config = cell.get_config()
-    assert _sorted_json(type(cell).from_config(config).get_config()) == _sorted_json(config)
+    assert _sorted_json(
+        type(cell).from_config(config).get_config()
+    ) == _sorted_json(config)
     for name in cell.argument_names():
         assert name in config, name
 
@@ -84,12 +86,16 @@ def test_every_keras_argument_is_accepted_and_serialised(ours, theirs):
         for name in inspect.signature(theirs.__init__).parameters
         if name not in ("self", "kwargs")
     ]
-    instance = ours(3, **{n: NON_DEFAULTS[n] for n in arguments if n in NON_DEFAULTS})
+    instance = ours(
+        3, **{n: NON_DEFAULTS[n] for n in arguments if n in NON_DEFAULTS}
+    )
     config = instance.get_config()
     missing = [name for name in arguments if name not in config]
     assert not missing
     for name in arguments:
-        if name in NON_DEFAULTS and isinstance(NON_DEFAULTS[name], (int, float)):
+        if name in NON_DEFAULTS and isinstance(
+            NON_DEFAULTS[name], (int, float)
+        ):
             assert config[name] == NON_DEFAULTS[name]
 
 
@@ -123,7 +129,10 @@ def _model(variant, where):
 
 def _randomise(model, rng):
     model.set_weights(
-        [rng.normal(0, 0.5, w.shape).astype("float32") for w in model.get_weights()]
+        [
+            rng.normal(0, 0.5, w.shape).astype("float32")
+            for w in model.get_weights()
+        ]
     )
 
 
@@ -141,7 +150,9 @@ def test_keras_file_round_trip(variant, rng, tmp_path):
     path = tmp_path / f"{where}.keras"
     model.save(path)
     loaded = keras.saving.load_model(path)  # safe_mode=True, the default
-    assert_close(loaded.predict(x, verbose=0), model.predict(x, verbose=0), tol=1e-6)
+    assert_close(
+        loaded.predict(x, verbose=0), model.predict(x, verbose=0), tol=1e-6
+    )
 
 
 @pytest.mark.slow
@@ -216,6 +227,13 @@ def test_every_public_class_is_registered():
     for name in klv.__all__:
         cls = getattr(klv, name)
         if not (isinstance(cls, type) and issubclass(cls, keras.Layer)):
-            continue  # the search_space and litert modules, VariantDefinitionError
-        assert keras.saving.get_registered_name(cls) == f"keras_lstm_variants>{name}"
-        assert keras.saving.get_registered_object(f"keras_lstm_variants>{name}") is cls
+            # The search_space and litert modules, VariantDefinitionError.
+            continue
+        assert (
+            keras.saving.get_registered_name(cls)
+            == f"keras_lstm_variants>{name}"
+        )
+        assert (
+            keras.saving.get_registered_object(f"keras_lstm_variants>{name}")
+            is cls
+        )

@@ -67,7 +67,8 @@ def test_gradients_reach_the_weights_through_1000_steps(variant, rng):
     """One optimiser step on a 1000-step sequence leaves finite weights."""
     inputs = keras.Input((1000, 3))
     model = keras.Model(
-        inputs, keras.layers.Dense(1)(variant.layer(8, **variant.kwargs)(inputs))
+        inputs,
+        keras.layers.Dense(1)(variant.layer(8, **variant.kwargs)(inputs)),
     )
     model.compile(keras.optimizers.SGD(0.1), "mse")
     x = (30.0 * rng.normal(size=(4, 1000, 3))).astype("float32")
@@ -78,4 +79,7 @@ def test_gradients_reach_the_weights_through_1000_steps(variant, rng):
     after = model.get_weights()
     assert np.isfinite(loss)
     assert all(np.all(np.isfinite(w)) for w in after)
-    assert any(not np.array_equal(a, b) for a, b in zip(after[:3], before[:3]))
+    assert any(
+        not np.array_equal(a, b)
+        for a, b in zip(after[:3], before[:3], strict=True)
+    )

@@ -54,7 +54,9 @@ def test_fit_reduces_the_loss(variant, rng, jit_compile):
         if _BACKEND == "torch" and jit_compile:
             # torch.compile of Keras's test step recompiles eight times on
             # Keras's own guards (40 s here); the compiled fit is under test.
-            return float(np.mean((keras.ops.convert_to_numpy(model(x)) - y) ** 2))
+            return float(
+                np.mean((keras.ops.convert_to_numpy(model(x)) - y) ** 2)
+            )
         return model.evaluate(x, y, verbose=0)
 
     before = loss()
@@ -67,5 +69,9 @@ def test_training_flag_applies_dropout_only_in_training(variant, rng):
     layer = variant.layer(6, **variant.kwargs, dropout=0.5, seed=1)
     x = rng.normal(size=(4, 5, 3)).astype("float32")
     inference = keras.ops.convert_to_numpy(layer(x))
-    np.testing.assert_array_equal(keras.ops.convert_to_numpy(layer(x)), inference)
-    assert not np.allclose(keras.ops.convert_to_numpy(layer(x, training=True)), inference)
+    np.testing.assert_array_equal(
+        keras.ops.convert_to_numpy(layer(x)), inference
+    )
+    assert not np.allclose(
+        keras.ops.convert_to_numpy(layer(x, training=True)), inference
+    )

@@ -77,7 +77,10 @@ def main():
         model = build(name)
         # Non-trivial weights: the initial ones, with every gain and bias moved.
         model.set_weights(
-            [w + rng.normal(0, 0.3, w.shape).astype(w.dtype) for w in model.get_weights()]
+            [
+                w + rng.normal(0, 0.3, w.shape).astype(w.dtype)
+                for w in model.get_weights()
+            ]
         )
         model.save(folder / f"{name}.keras")
         arrays[name] = keras.ops.convert_to_numpy(model(x, training=False))
