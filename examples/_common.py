@@ -53,7 +53,8 @@ def require(purpose, *modules):
     print(
         f"{purpose} needs {', '.join(missing)}, not installed here. Install "
         f"with `pip install {names}`"
-        + (f' (or `pip install "keras-lstm-variants[{",".join(extras)}]"`)'
+        + (f' (or `pip install "keras-lstm-variants[{",".join(extras)}]"`;'
+           f' from a checkout, `pip install ".[{",".join(extras)}]"`)'
            if extras else "")
         + ".",
         file=sys.stderr,

@@ -19,7 +19,7 @@ baseline (same units, same steps, same data), then writes to --output:
 Run `python examples/adding_problem.py --help` for the options; `make demo`
 runs it with the defaults. Everything is generated: no download.
 `--quick` is a smoke test of the same code (LSTM and SimpleRNN, 20 steps of
-length 20): about 25 s on a busy 2-core CPU, most of it compiling.
+length 20): 5-25 s on a 2-core CPU (busy or not), most of it compiling.
 """
 
 import argparse
@@ -91,7 +91,7 @@ def parse_args(argv=None):
     )
     parser.add_argument(
         "--quick", action="store_true",
-        help="a smoke test (~25 s) of the same code: the defaults become "
+        help="a smoke test (5-25 s) of the same code: the defaults become "
         + ", ".join(f"--{k.replace('_', '-')} "
                     + (" ".join(v) if isinstance(v, list) else str(v))
                     for k, v in QUICK.items()),

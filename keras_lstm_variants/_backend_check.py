@@ -34,7 +34,8 @@ def missing_backend_error(error):
         f"Keras's backend {missing!r} is not installed ({how}). "
         f"{hint} To install one with this package: `pip install "
         '"keras-lstm-variants[jax]"` (or [tensorflow], or [torch]; '
-        "[openvino] for inference); set KERAS_BACKEND before Keras is first "
+        "[openvino] for inference), or from a checkout of its repository "
+        '`pip install ".[jax]"`; set KERAS_BACKEND before Keras is first '
         "imported.",
         name=missing,
     )

@@ -156,9 +156,11 @@ def litert_float_model(model, batch_size):
     ]
     if any(dim is None for spec in specs for dim in spec.shape):
         raise ValueError(
-            "litert.convert needs the shape of each model input but for the "
-            "batch (the fused op's number of steps included). Received: "
-            f"input shapes {[tuple(t.shape) for t in model.inputs]}."
+            "litert.convert needs every dimension of each model input except "
+            "the batch, the number of time steps included (the fused op's "
+            "shape is fixed): build the model with e.g. `keras.Input((steps, "
+            "features))`. Received: input shapes "
+            f"{[tuple(t.shape) for t in model.inputs]}."
         )
     with tempfile.TemporaryDirectory() as directory:
         model.export(

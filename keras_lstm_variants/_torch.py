@@ -9,6 +9,8 @@ autograd carries the gradients back to the cell's own weights.
 `_fused.py` decides where it runs.
 """
 
+import warnings
+
 import torch
 from keras import ops
 
@@ -44,15 +46,21 @@ def native_lstm(inputs, h_0, c_0, form, go_backwards, training):
         ops.convert_to_tensor(h_0).unsqueeze(0),
         ops.convert_to_tensor(c_0).unsqueeze(0),
     )
-    outputs, h, c = torch.lstm(
-        inputs.to(kernel.dtype),
-        tuple(s.to(kernel.dtype) for s in states),
-        params,
-        bias is not None,  # has_biases
-        1,  # num_layers
-        0.0,  # dropout between layers
-        bool(training),
-        False,  # bidirectional
-        True,  # batch_first
-    )
+    with warnings.catch_warnings():
+        # With a projection, ATen says it runs its own kernel, not oneDNN's:
+        # that is the op's business, not the user's.
+        warnings.filterwarnings(
+            "ignore", "LSTM with projections is not supported with oneDNN"
+        )
+        outputs, h, c = torch.lstm(
+            inputs.to(kernel.dtype),
+            tuple(s.to(kernel.dtype) for s in states),
+            params,
+            bias is not None,  # has_biases
+            1,  # num_layers
+            0.0,  # dropout between layers
+            bool(training),
+            False,  # bidirectional
+            True,  # batch_first
+        )
     return outputs[:, -1], outputs, [h[0], c[0]]

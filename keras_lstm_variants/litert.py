@@ -168,6 +168,12 @@ def convert(
             "set KERAS_BACKEND=tensorflow. Received: backend="
             f"{keras.backend.backend()!r}."
         )
+    if not isinstance(model, keras.Model):
+        raise ValueError(
+            "Argument `model` must be a keras.Model (load a `.keras` file "
+            "with keras.saving.load_model first). Received: "
+            f"model={model!r}."
+        )
     if quantize not in QUANTIZATIONS:
         raise ValueError(
             f"Argument `quantize` must be one of {QUANTIZATIONS}. "
@@ -347,7 +353,8 @@ def _runtime_module(name):
     except ModuleNotFoundError as error:
         raise ModuleNotFoundError(
             f"litert.run needs {name.split('.')[0]!r}, which is not "
-            'installed: pip install "keras-lstm-variants[export]".',
+            'installed: pip install "keras-lstm-variants[export-tensorflow]"'
+            ' (from a checkout: pip install ".[export-tensorflow]").',
             name=error.name,
         ) from error
 

@@ -154,7 +154,9 @@ class MinLSTM(MinRNNLayerBase):
     of elementwise work instead of $T$ dependent steps) or step by step in
     Keras's loop (`mode="step"`); both compute the same outputs.
     `mode="auto"` picks the one measured faster for the sequence length on
-    the backend (`keras_lstm_variants._min_rnn.SCAN_FROM_STEPS`).
+    the backend and device: on CPU the scan on PyTorch from 64 steps and the
+    step loop on JAX and TensorFlow, on a GPU the scan from 64 steps (the
+    "Minimal RNNs" page has the measurements).
 
     Args:
         units: Positive integer, dimensionality of the state and output.

@@ -462,9 +462,9 @@ class MLSTM(ParallelRNNLayerBase):
     or by the cell's step in Keras's loop (`mode="step"`); both compute
     the same outputs and final states, from any initial state, masks
     included. `mode="auto"` picks the one measured faster for the sequence
-    length on the backend (`keras_lstm_variants.mlstm.PARALLEL_FROM_STEPS`:
-    on CPU the step loop on JAX and TensorFlow, the parallel form on
-    PyTorch; on a GPU the parallel form). For generation,
+    length on the backend (on CPU the step loop on JAX and TensorFlow, the
+    parallel form on PyTorch; on a GPU the parallel form; the "xLSTM" page
+    has the measurements). For generation,
     run the prompt with `return_state=True`, then continue from its states
     (`initial_state`, or the cell one step at a time).
 

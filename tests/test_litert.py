@@ -342,6 +342,15 @@ def test_arguments_are_checked(arguments, message):
         litert.convert(model, **arguments)
 
 
+def test_a_path_or_a_shape_without_steps_is_named():
+    with pytest.raises(ValueError, match="load_model.*model='model.keras'"):
+        litert.convert("model.keras")
+    inputs = keras.Input((None, FEATURES))
+    model = keras.Model(inputs, klv.LSTM(4)(inputs))
+    with pytest.raises(ValueError, match=r"keras.Input\(\(steps, features"):
+        litert.convert(model)
+
+
 def test_fused_weights_document_the_coupled_gate_as_negated_forget_gate():
     """CoupledLSTM's i = 1 - f written as the op's input gate sigma(-z_f):
     the same number, checked on the equations."""
