@@ -79,7 +79,7 @@ def parse_args(argv=None):
         "--ablation",
         action="store_true",
         help="also time each of our layers with every loop strategy "
-        "(keras_lstm_variants._layer.LOOP_STRATEGY), named 'Layer [strategy]'",
+        "(keras_lstm_variants._tuning.LOOP_STRATEGY), named 'Layer [strategy]'",
     )
     parser.add_argument(
         "--policy",

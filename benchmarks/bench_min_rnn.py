@@ -8,7 +8,7 @@ mean-squared error on its last output), whole Keras train steps
 turns within each round, the median over rounds of the mean per call. The
 table gives, per T, each route's times and scan / step; the crossover is
 the shortest T from which the scan is faster. `mode="auto"` reads the
-crossover from `keras_lstm_variants._min_rnn.SCAN_FROM_STEPS`.
+crossover from `keras_lstm_variants._tuning.SCAN_FROM_STEPS`.
 
 With `--forms`, it also times the forms of the scan itself on
 log-coefficients of T steps, and their error against a float64 sequential

@@ -8,7 +8,7 @@ each, as the growth of the process's peak resident set (`ru_maxrss`) over
 the built model's. Each (T, mode) runs in a fresh process, one after
 another, so that the peaks do not mix. The crossover is the shortest T
 from which the parallel form is faster. `mode="auto"` reads it from
-`keras_lstm_variants.mlstm.PARALLEL_FROM_STEPS`.
+`keras_lstm_variants._tuning.PARALLEL_FROM_STEPS`.
 
     python benchmarks/bench_mlstm.py --backend jax --output out
     python benchmarks/bench_mlstm.py --quick      # seconds: a smoke test

@@ -10,7 +10,7 @@ LayerNorm code path), with autodiff of the normalisations instead of the
 backend's hand-written gradient (JAX, TensorFlow), with the kernels
 centred once per sequence and with the projections x W and h U centred at
 every step instead (one of the two is the layer's own choice,
-`layer_norm_lstm.CENTRE_KERNELS`), our LSTM and
+`_tuning.CENTRE_KERNELS`), our LSTM and
 keras.layers.LSTM. The differences are each piece's cost, forward and
 backward.
 

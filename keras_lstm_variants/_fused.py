@@ -27,10 +27,7 @@ from keras import ops
 
 from keras_lstm_variants._keras_internal import backend_lstm
 from keras_lstm_variants._keras_internal import cudnn_ok
-
-# On PyTorch and a CPU, the native op runs where it measured faster than
-# the loop (benchmarks/bench_layers.py on torch, benchmarks/RESULTS.md).
-TORCH_NATIVE_ON_CPU = True
+from keras_lstm_variants._tuning import TORCH_NATIVE_ON_CPU
 
 
 def cudnn_problem(cell):

@@ -25,25 +25,14 @@ from keras_lstm_variants._fused import cudnn_problem
 from keras_lstm_variants._fused import fused_loop
 from keras_lstm_variants._fused import takes_cudnn
 from keras_lstm_variants._keras_internal import backend_rnn
+from keras_lstm_variants._numerics import masked_outputs
 from keras_lstm_variants._tensorflow import in_xla_context
+from keras_lstm_variants._tuning import FUSED_KERNEL_LIMIT
+from keras_lstm_variants._tuning import LOOP_STRATEGY
 
-# How the layers' loop computes the gate pre-activations:
-#   "fused": one matmul per step, [x_t, h_{t-1}] @ [W; U] (cells whose
-#            pre-activations are x W + h U + b; others run "step"),
-#   "step":  x_t W and h_{t-1} U per step, as keras.layers.LSTMCell does,
-#   "hoist": x W (+ b, and LN-LSTM's LN_x) for all steps in one large matmul
-#            before the loop, then h_{t-1} U per step.
-# Chosen by measurement (benchmarks/bench_layers.py --ablation; figures in
-# benchmarks/RESULTS.md), per way the loop runs: "xla" is any loop XLA
-# compiles (JAX always, TensorFlow under jit_compile=True), "tensorflow" is
-# TensorFlow's graph executor without XLA, "torch" eager PyTorch.
-LOOP_STRATEGY = {"xla": "fused", "tensorflow": "step", "torch": "step"}
+# The ways the loop computes the gate pre-activations (`_tuning.LOOP_STRATEGY`
+# says which runs where).
 LOOP_STRATEGIES = ("fused", "step", "hoist")
-
-# Under XLA, "fused" pays only while the stacked kernel [W; U] is small: past
-# this many elements, per backend (the XLA of jaxlib and of TensorFlow
-# differ), the two matmuls of "step" train faster, and the loop runs those.
-FUSED_KERNEL_LIMIT = {"jax": 2**18, "tensorflow": 2**20}
 
 
 def loop_context():
@@ -256,9 +245,9 @@ class LSTMLayerBase(LayerArguments, keras.layers.RNN):
             return_all_outputs=self.return_sequences,
         )
         if mask is not None:
-            last_output, outputs = _masked_outputs(
+            last_output, outputs = masked_outputs(
                 mask, last_output, outputs, self.return_sequences,
-                self.zero_output_for_mask,
+                self.zero_output_for_mask, time_axis=0,
             )
         return last_output, ops.transpose(outputs, (1, 0, 2)), states
 
@@ -329,22 +318,5 @@ def _with_zoneout_draws(cell, inputs, training, batch_size):
     return inputs, split
 
 
-def _masked_outputs(mask, last_output, outputs, all_outputs, zero_for_mask):
-    """Keras's masking semantics for outputs, the same on every backend.
-
-    A masked step outputs zeros with `zero_output_for_mask`, else repeats the
-    previous output, and zeros before a row's first unmasked step. The
-    backends' loops differ at the edges (JAX's outputs the initial `h`
-    before the first step, and its unrolled loop ignores
-    `zero_output_for_mask`); this is a no-op where they already agree.
-    `mask` and `outputs` are time-major.
-    """
-    keep = mask if zero_for_mask else ops.cumsum(ops.cast(mask, "int32"), 0) > 0
-    if all_outputs:
-        outputs = ops.where(keep[..., None], outputs, ops.zeros_like(outputs))
-    last_output = ops.where(
-        keep[-1][:, None], last_output, ops.zeros_like(last_output)
-    )
-    return last_output, outputs
 
 

@@ -37,18 +37,7 @@ from keras_lstm_variants._numerics import wide_dtype
 from keras_lstm_variants._parallel_rnn import ParallelRNNLayerBase
 from keras_lstm_variants._parallel_rnn import check_meaningful
 from keras_lstm_variants._parallel_rnn import on_accelerator  # noqa: F401
-
-# mode="auto" runs the scan from this many steps on, the step loop below it
-# (None: never), per device and backend. On CPU, the crossover of train-step
-# times measured by benchmarks/bench_min_rnn.py over T = 64 ... 4096
-# (benchmarks/results/min_rnn/<backend>.md). On a GPU or TPU it is not
-# measured here (our machines have none): the paper's GPU runtimes (its
-# Figure 1, T = 64 ... 4096) have the scan faster at every length. A
-# sequence of unknown length while the layer is traced runs the step loop.
-SCAN_FROM_STEPS = {
-    "cpu": {"jax": None, "tensorflow": None, "torch": 64},
-    "accelerator": {"jax": 64, "tensorflow": 64, "torch": 64},
-}
+from keras_lstm_variants._tuning import SCAN_FROM_STEPS
 
 # Arguments of keras.layers.LSTM/GRU (and of this package's LSTM cells) that
 # a minimal RNN has no use for, with the reason the error gives.

@@ -28,6 +28,7 @@ from keras_lstm_variants._cell import checked_flags
 from keras_lstm_variants._cell import flat_layer_config
 from keras_lstm_variants._cell import static_dim
 from keras_lstm_variants._keras_internal import backend_rnn
+from keras_lstm_variants._numerics import masked_outputs
 
 
 def check_meaningful(cls, kwargs, meaningless):
@@ -170,7 +171,7 @@ class ParallelRNNLayerBase(LayerArguments, keras.layers.RNN):
         if mask is not None:
             last_output, outputs = masked_outputs(
                 mask, last_output, outputs, self.return_sequences,
-                self.zero_output_for_mask,
+                self.zero_output_for_mask, time_axis=1,
             )
         return last_output, outputs, states
 
@@ -259,19 +260,5 @@ class ParallelRNNLayerBase(LayerArguments, keras.layers.RNN):
 
 
 
-def masked_outputs(mask, last_output, outputs, all_outputs, zero_for_mask):
-    """Keras's masking semantics for outputs, the same on both routes and
-    every backend: a masked step outputs zeros with `zero_output_for_mask`,
-    else repeats the previous output, and zeros before a row's first
-    unmasked step (the state there is still the initial one). `outputs`
-    must already repeat the previous output at a masked step."""
-    mask = ops.cast(mask, "bool")
-    keep = mask if zero_for_mask else ops.cumsum(ops.cast(mask, "int32"), 1) > 0
-    if all_outputs:
-        outputs = ops.where(keep[..., None], outputs, ops.zeros_like(outputs))
-    last_output = ops.where(
-        keep[:, -1:], last_output, ops.zeros_like(last_output)
-    )
-    return last_output, outputs
 
 

@@ -12,18 +12,11 @@ from keras_lstm_variants._cell import serializable
 from keras_lstm_variants._layer import LSTMLayerBase
 from keras_lstm_variants._layer import loop_context
 from keras_lstm_variants._numerics import wide_dtype
+from keras_lstm_variants._tuning import CENTRE_KERNELS
 
 # The three normalisations, in weight order: of x W, of h U, of the new carry.
 _NORMS = ("kernel_norm", "recurrent_norm", "state_norm")
 
-# Whether a layer's loop centres the kernels once per sequence (then it only
-# scales x W and h U) or the normalisations centre x W and h U at every step,
-# per way the loop runs (`_layer.loop_context`). Chosen by measurement
-# (benchmarks/profile_layer_norm.py; benchmarks/RESULTS.md): in TensorFlow's
-# graph executor, the loop's backward pass is slower with the centred kernels
-# (tensors it captures, where it otherwise reads the variables) by more than
-# the centring at every step costs.
-CENTRE_KERNELS = {"xla": True, "tensorflow": False, "torch": True}
 
 
 def _normalize(a, epsilon, centred=False):

@@ -32,23 +32,11 @@ from keras_lstm_variants._numerics import log_sigmoid
 from keras_lstm_variants._numerics import wide_dtype
 from keras_lstm_variants._parallel_rnn import ParallelRNNLayerBase
 from keras_lstm_variants._parallel_rnn import check_meaningful
+from keras_lstm_variants._tuning import PARALLEL_FROM_STEPS
 
 # The official code's epsilon, added to the normaliser max(|n^T q|, e^-m).
 EPSILON = 1e-6
 
-# mode="auto" runs the parallel form from this many steps on, the step loop
-# below it (None: never), per device and backend. On CPU, train and infer
-# steps measured by benchmarks/bench_mlstm.py at T = 128, 512, 2048
-# (benchmarks/results/mlstm/): JAX's compiled loop ties the parallel form
-# at T = 128 and is 2.3x (512) to 11x (2048) faster to train, as its T^2
-# work grows; PyTorch's eager loop is 16-30x slower than the parallel form
-# at T = 128 and 512. TensorFlow is not measured (its compiled loop is
-# taken to behave as JAX's, as for the minimal RNNs). On a GPU or TPU the
-# parallel form is the official code's training path.
-PARALLEL_FROM_STEPS = {
-    "cpu": {"jax": None, "tensorflow": None, "torch": 1},
-    "accelerator": {"jax": 1, "tensorflow": 1, "torch": 1},
-}
 
 # The official initialisation of the gates' bias (`mLSTMCell.
 # reset_parameters`): the input gate's ~ N(0, 0.1), the forget gate's

@@ -1,11 +1,11 @@
 """Every loop strategy of the layers computes the same numbers.
 
 The layers' loop can compute the gate pre-activations three ways
-(`keras_lstm_variants._layer.LOOP_STRATEGY`); each way of running the loop
+(`keras_lstm_variants._tuning.LOOP_STRATEGY`); each way of running the loop
 (XLA, TensorFlow's graph executor, eager PyTorch) uses the one that measured
 fastest there. Each must match the NumPy reference, with masks, reversed
 sequences and gradients, whichever is picked. So must LayerNormLSTM's two
-ways of centring its projections (`layer_norm_lstm.CENTRE_KERNELS`).
+ways of centring its projections (`_tuning.CENTRE_KERNELS`).
 """
 
 import keras
@@ -19,10 +19,10 @@ from conftest import input_gradient
 
 import keras_lstm_variants as klv
 from keras_lstm_variants import layer_norm_lstm
-from keras_lstm_variants._layer import FUSED_KERNEL_LIMIT
 from keras_lstm_variants._layer import LOOP_STRATEGIES
-from keras_lstm_variants._layer import LOOP_STRATEGY
-from keras_lstm_variants.layer_norm_lstm import CENTRE_KERNELS
+from keras_lstm_variants._tuning import CENTRE_KERNELS
+from keras_lstm_variants._tuning import FUSED_KERNEL_LIMIT
+from keras_lstm_variants._tuning import LOOP_STRATEGY
 
 
 def test_every_way_of_running_has_a_valid_strategy():

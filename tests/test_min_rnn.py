@@ -19,6 +19,7 @@ from conftest import to_numpy
 
 import keras_lstm_variants as klv
 from keras_lstm_variants import _min_rnn
+from keras_lstm_variants import _tuning
 
 MIN_RNNS = {
     "min_gru": (klv.MinGRU, {}, reference.min_gru_step, 2),
@@ -247,7 +248,7 @@ def test_auto_mode_follows_the_measured_crossover(monkeypatch):
     layer = klv.MinGRU(4)
     backend = keras.backend.backend()
     device = "accelerator" if _min_rnn.on_accelerator() else "cpu"
-    monkeypatch.setitem(_min_rnn.SCAN_FROM_STEPS[device], backend, 100)
+    monkeypatch.setitem(_tuning.SCAN_FROM_STEPS[device], backend, 100)
     assert [layer.route(t) for t in (99, 100, None)] == [
         "step", "scan", "step"
     ]

@@ -1,0 +1,62 @@
+"""Every measured switch of the package, in one place.
+
+Each choice below was set by a benchmark and names the section of
+`benchmarks/RESULTS.md` (or the committed result table) that holds its
+figures; the figures themselves live there, not here, so that a rerun
+changes one table and, if the choice moves, one line of this module. The
+modules that act on a switch import it from here; tests may patch the
+dictionaries in place.
+"""
+
+# How the LSTM family's loop computes the gate pre-activations, per way
+# the loop runs: "xla" is any loop XLA compiles (JAX always, TensorFlow
+# under jit_compile=True), "tensorflow" TensorFlow's graph executor,
+# "torch" eager PyTorch. "fused": one [x_t, h_{t-1}] @ [W; U] matmul per
+# step; "step": x_t W and h_{t-1} U per step, as keras.layers.LSTMCell;
+# "hoist": x W for all steps before the loop (`_layer.LOOP_STRATEGIES`).
+# RESULTS.md, "What was tried (the loop strategies)"
+# (benchmarks/bench_layers.py --ablation).
+LOOP_STRATEGY = {"xla": "fused", "tensorflow": "step", "torch": "step"}
+
+# Under XLA, "fused" only while the stacked kernel [W; U] has at most this
+# many elements, per backend (the XLA of jaxlib and of TensorFlow differ);
+# past it the two matmuls of "step" train faster.
+# RESULTS.md, "What was tried (the loop strategies)", and
+# benchmarks/results/ablation/strategies.md.
+FUSED_KERNEL_LIMIT = {"jax": 2**18, "tensorflow": 2**20}
+
+# LayerNormLSTM: whether the loop centres the kernels once per sequence
+# (its normalisations of x W and h U then only scale) or centres the
+# projections at every step, per way the loop runs. In TensorFlow's graph
+# executor the backward pass is slower with the centred kernels (tensors
+# the loop captures, where it otherwise reads the variables).
+# RESULTS.md, "Centred kernels" (benchmarks/profile_layer_norm.py).
+CENTRE_KERNELS = {"xla": True, "tensorflow": False, "torch": True}
+
+# On PyTorch and a CPU, whether the layers with a standard LSTM form run
+# PyTorch's native LSTM op (on a GPU they always do).
+# RESULTS.md, "PyTorch's native LSTM op on CPU"
+# (benchmarks/results/torch_native/all_shapes.md).
+TORCH_NATIVE_ON_CPU = True
+
+# MinLSTM, MinGRU: mode="auto" runs the parallel scan from this many steps
+# on, the step loop below it (None: never), per device and backend. CPU:
+# RESULTS.md, "Minimal RNNs: parallel scan against step loop"
+# (benchmarks/bench_min_rnn.py; benchmarks/results/min_rnn/). A GPU or TPU
+# is not measured here: the paper's GPU runtimes (its Figure 1) have the
+# scan faster at every length from 64. A sequence of unknown length while
+# the layer is traced runs the step loop.
+SCAN_FROM_STEPS = {
+    "cpu": {"jax": None, "tensorflow": None, "torch": 64},
+    "accelerator": {"jax": 64, "tensorflow": 64, "torch": 64},
+}
+
+# MLSTM: mode="auto" runs the stabilised parallel form from this many steps
+# on, the step loop below it (None: never), per device and backend. CPU:
+# benchmarks/results/mlstm/ (benchmarks/bench_mlstm.py; TensorFlow's
+# compiled loop is taken to behave as JAX's, as for the minimal RNNs). On a
+# GPU or TPU the parallel form is the official code's training path.
+PARALLEL_FROM_STEPS = {
+    "cpu": {"jax": None, "tensorflow": None, "torch": 1},
+    "accelerator": {"jax": 1, "tensorflow": 1, "torch": 1},
+}
