@@ -11,7 +11,10 @@ reads that form, and none asks what class a cell is:
   peepholes, projection or clips;
 - on PyTorch, its native LSTM op (`_torch.native_lstm`: cuDNN on a GPU,
   ATen's kernel on CPU), for forms without peepholes or clips, projection
-  included, without a mask.
+  included, without a mask;
+- on OpenVINO (inference), its LSTM sequence op, through Keras's backend
+  `lstm` as `keras.layers.LSTM` takes it (tanh/sigmoid, `use_bias`, no
+  mask), for the forms cuDNN takes.
 
 Input dropout is applied to the sequence before the kernel (one mask for
 all gates, as `keras.layers.LSTM` does); recurrent dropout, one input mask
@@ -119,7 +122,9 @@ def fused_loop(layer, sequences, initial_state, mask, training):
             return _torch_native(
                 layer, sequences, initial_state, mask, training
             )
-        return _cudnn(layer, sequences, initial_state, mask, training)
+        return _backend_kernel(
+            layer, sequences, initial_state, mask, training
+        )
     except _Declined as declined:
         if layer.use_cudnn is True:
             raise ValueError(
@@ -149,16 +154,22 @@ def _cudnn_arguments_problem(layer):
     )
 
 
-def _cudnn(layer, sequences, initial_state, mask, training):
+def _backend_kernel(layer, sequences, initial_state, mask, training):
+    """Keras's backend `lstm`: cuDNN on TensorFlow and JAX where
+    `cudnn_ok`; OpenVINO's LSTM sequence op, whose `cudnn_ok` is always
+    False and whose `lstm` itself refuses what it does not take (as
+    `keras.layers.LSTM` calls it)."""
     cell = layer.cell
-    if not cudnn_ok(
+    openvino = keras.backend.backend() == "openvino"
+    if not openvino and not cudnn_ok(
         cell.activation, cell.recurrent_activation, layer.unroll, cell.use_bias
     ):
         raise _Declined(_cudnn_arguments_problem(layer))
     form, sequences = _operands(
         layer, sequences, training,
         refuses=lambda form: _present(
-            form, ("peepholes", "projection_kernel", "cell_clip"), "cuDNN"
+            form, ("peepholes", "projection_kernel", "cell_clip"),
+            "OpenVINO's LSTM sequence op" if openvino else "cuDNN",
         ),
     )
     try:
@@ -177,6 +188,11 @@ def _cudnn(layer, sequences, initial_state, mask, training):
             unroll=layer.unroll,
         )
     except NotImplementedError:
+        if openvino:
+            raise _Declined(
+                "OpenVINO's LSTM sequence op takes tanh and sigmoid, a bias "
+                "and no mask"
+            ) from None
         raise _Declined(
             "the backend's cuDNN kernel declined the mask (JAX's takes no "
             "mask, TensorFlow's only right-padded ones)"

@@ -121,3 +121,67 @@ def test_every_layer_predicts_on_numpy_and_openvino(tmp_path):
         print(backend, precision, json.dumps(differences[backend], indent=1))
         for name, difference in differences[backend].items():
             assert difference < bound, (backend, precision, name, difference)
+
+
+FUSED = """
+import sys
+import keras
+import numpy as np
+from keras_lstm_variants import _fused
+
+calls = []
+backend_lstm = _fused.backend_lstm
+
+
+def counted(*args, **kwargs):
+    outputs = backend_lstm(*args, **kwargs)  # raises where it declines
+    calls.append(1)
+    return outputs
+
+
+_fused.backend_lstm = counted
+model = keras.saving.load_model(sys.argv[1])
+x = np.load(sys.argv[2])
+np.save(sys.argv[3], np.concatenate(
+    [np.asarray(y).reshape(len(x), -1) for y in model.predict(x, verbose=0)],
+    axis=-1,
+))
+print(len(calls))
+"""
+
+
+def test_standard_forms_take_openvinos_lstm_sequence_op(tmp_path):
+    """`LSTM` and `CoupledLSTM` (a standard LSTM form without peepholes)
+    run OpenVINO's LSTM sequence op, as `keras.layers.LSTM` does there,
+    with the outputs of the TensorFlow backend; `PeepholeLSTM` (peepholes,
+    which the op does not take) runs the loop."""
+    pytest.importorskip("openvino")
+    inputs = keras.Input((7, 3))
+    layers = [
+        klv.LSTM(8, return_sequences=True),
+        klv.CoupledLSTM(8),
+        klv.PeepholeLSTM(8),
+    ]
+    model = keras.Model(inputs, [layer(inputs) for layer in layers])
+    rng = np.random.default_rng(1)
+    model.set_weights([
+        w + rng.normal(0.0, 0.2, w.shape).astype(w.dtype)
+        for w in model.get_weights()
+    ])
+    x = rng.normal(size=(4, 7, 3)).astype("float32")
+    model.save(tmp_path / "model.keras")
+    np.save(tmp_path / "x.npy", x)
+    expected = np.concatenate(
+        [y.reshape(len(x), -1) for y in model.predict(x, verbose=0)], axis=-1
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", FUSED, str(tmp_path / "model.keras"),
+         str(tmp_path / "x.npy"), str(tmp_path / "out.npy")],
+        capture_output=True, text=True, timeout=600,
+        env={**os.environ, "KERAS_BACKEND": "openvino"},
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert run.stdout.split()[-1] == "2"  # LSTM and CoupledLSTM
+    # OpenVINO computes in bfloat16 on a processor with it (see above).
+    bound = 8 * EPSILON["bfloat16"] * np.abs(expected).max()
+    assert np.abs(np.load(tmp_path / "out.npy") - expected).max() < bound
