@@ -155,7 +155,17 @@ def test_long_sequences_with_large_preactivations(rng):
     expected, expected_gradients = _official_run(weights, x, num_heads)
     actual, gradients = _ours(weights, x, num_heads)
     assert np.isfinite(actual).all()
-    np.testing.assert_allclose(actual, expected, rtol=1e-5, atol=1e-5)
+    # The truth is the official code in float64. States reach m ~ 100,
+    # where one float32 ulp is 7.6e-6 (a fixed 1e-5 against the official
+    # float32 code was about one ulp from failing on another CPU). Ours must
+    # land within four float32 roundings of the largest value, or of how
+    # far the official float32 code itself lands on this machine (measured:
+    # 9e-6 to 1.0e-5 for it, 1.0e-5 to 2.2e-5 for ours).
+    truth, _ = _official_run(weights, x, num_heads, dtype="float64")
+    yardstick = np.abs(expected - truth).max()
+    rounding = np.finfo(np.float32).eps * np.abs(truth).max()
+    error = np.abs(actual - truth).max()
+    assert error <= 4 * max(yardstick, rounding), (error, yardstick)
     for name, value in expected_gradients.items():
         assert np.isfinite(gradients[name]).all()
         _assert_gradient_close(gradients[name], value, name)
