@@ -17,9 +17,9 @@ from keras_lstm_variants import _backend_check  # noqa: F401
 from keras_lstm_variants import litert
 from keras_lstm_variants import migrate
 from keras_lstm_variants import search_space
+from keras_lstm_variants._arguments import VariantDefinitionError
 from keras_lstm_variants._cell import LSTMCellBase
 from keras_lstm_variants._cell import StandardLSTMForm
-from keras_lstm_variants._cell import VariantDefinitionError
 from keras_lstm_variants._layer import LSTMLayerBase
 from keras_lstm_variants.coupled_lstm import CoupledLSTM
 from keras_lstm_variants.coupled_lstm import CoupledLSTMCell

@@ -12,15 +12,15 @@ hands the rest of each step to the cell.
 import keras
 from keras import ops
 
-from keras_lstm_variants._cell import LayerArguments
+from keras_lstm_variants._arguments import LayerArguments
+from keras_lstm_variants._arguments import VariantDefinitionError
+from keras_lstm_variants._arguments import check_input_shape
+from keras_lstm_variants._arguments import check_sequences
+from keras_lstm_variants._arguments import checked_flags
+from keras_lstm_variants._arguments import flat_layer_config
+from keras_lstm_variants._arguments import serializable
+from keras_lstm_variants._arguments import static_dim
 from keras_lstm_variants._cell import LSTMCellBase
-from keras_lstm_variants._cell import VariantDefinitionError
-from keras_lstm_variants._cell import check_input_shape
-from keras_lstm_variants._cell import check_sequences
-from keras_lstm_variants._cell import checked_flags
-from keras_lstm_variants._cell import flat_layer_config
-from keras_lstm_variants._cell import serializable
-from keras_lstm_variants._cell import static_dim
 from keras_lstm_variants._fused import cudnn_problem
 from keras_lstm_variants._fused import fused_loop
 from keras_lstm_variants._fused import takes_cudnn

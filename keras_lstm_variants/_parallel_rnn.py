@@ -21,12 +21,12 @@ import functools
 import keras
 from keras import ops
 
-from keras_lstm_variants._cell import LayerArguments
-from keras_lstm_variants._cell import check_input_shape
-from keras_lstm_variants._cell import check_sequences
-from keras_lstm_variants._cell import checked_flags
-from keras_lstm_variants._cell import flat_layer_config
-from keras_lstm_variants._cell import static_dim
+from keras_lstm_variants._arguments import LayerArguments
+from keras_lstm_variants._arguments import check_input_shape
+from keras_lstm_variants._arguments import check_sequences
+from keras_lstm_variants._arguments import checked_flags
+from keras_lstm_variants._arguments import flat_layer_config
+from keras_lstm_variants._arguments import static_dim
 from keras_lstm_variants._keras_internal import backend_rnn
 from keras_lstm_variants._numerics import masked_outputs
 

@@ -2,10 +2,10 @@
 
 from keras import ops
 
+from keras_lstm_variants._arguments import check_bool
+from keras_lstm_variants._arguments import serializable
 from keras_lstm_variants._cell import LSTMCellBase
 from keras_lstm_variants._cell import StandardLSTMForm
-from keras_lstm_variants._cell import check_bool
-from keras_lstm_variants._cell import serializable
 from keras_lstm_variants._layer import LSTMLayerBase
 from keras_lstm_variants.peephole_lstm import PeepholeWeights
 

@@ -6,9 +6,9 @@ from keras import initializers
 from keras import ops
 from keras import regularizers
 
+from keras_lstm_variants._arguments import check_bool
+from keras_lstm_variants._arguments import serializable
 from keras_lstm_variants._cell import LSTMCellBase
-from keras_lstm_variants._cell import check_bool
-from keras_lstm_variants._cell import serializable
 from keras_lstm_variants._layer import LSTMLayerBase
 from keras_lstm_variants._layer import loop_context
 from keras_lstm_variants._numerics import wide_dtype

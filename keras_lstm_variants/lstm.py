@@ -1,8 +1,8 @@
 """The standard LSTM, numerically identical to `keras.layers.LSTM`."""
 
+from keras_lstm_variants._arguments import serializable
 from keras_lstm_variants._cell import LSTMCellBase
 from keras_lstm_variants._cell import StandardLSTMForm
-from keras_lstm_variants._cell import serializable
 from keras_lstm_variants._layer import LSTMLayerBase
 
 

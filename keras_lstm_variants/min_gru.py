@@ -2,7 +2,7 @@
 
 from keras import ops
 
-from keras_lstm_variants._cell import serializable
+from keras_lstm_variants._arguments import serializable
 from keras_lstm_variants._min_rnn import MinRNNCellBase
 from keras_lstm_variants._min_rnn import MinRNNLayerBase
 from keras_lstm_variants._min_rnn import g

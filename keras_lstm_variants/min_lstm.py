@@ -5,8 +5,8 @@ import numbers
 
 from keras import ops
 
-from keras_lstm_variants._cell import check_bool
-from keras_lstm_variants._cell import serializable
+from keras_lstm_variants._arguments import check_bool
+from keras_lstm_variants._arguments import serializable
 from keras_lstm_variants._min_rnn import MinRNNCellBase
 from keras_lstm_variants._min_rnn import MinRNNLayerBase
 from keras_lstm_variants._min_rnn import g

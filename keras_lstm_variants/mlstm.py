@@ -18,14 +18,14 @@ from keras import initializers
 from keras import ops
 from keras import regularizers
 
-from keras_lstm_variants._cell import CellArguments
-from keras_lstm_variants._cell import check_bool
-from keras_lstm_variants._cell import check_input_shape
-from keras_lstm_variants._cell import check_positive_int
-from keras_lstm_variants._cell import check_rate
-from keras_lstm_variants._cell import check_step
-from keras_lstm_variants._cell import checked_initializer as _initializer
-from keras_lstm_variants._cell import serializable
+from keras_lstm_variants._arguments import CellArguments
+from keras_lstm_variants._arguments import check_bool
+from keras_lstm_variants._arguments import check_input_shape
+from keras_lstm_variants._arguments import check_positive_int
+from keras_lstm_variants._arguments import check_rate
+from keras_lstm_variants._arguments import check_step
+from keras_lstm_variants._arguments import checked_initializer as _initializer
+from keras_lstm_variants._arguments import serializable
 from keras_lstm_variants._keras_internal import DropoutRNNCell
 from keras_lstm_variants._numerics import LOG_ZERO
 from keras_lstm_variants._numerics import log_sigmoid

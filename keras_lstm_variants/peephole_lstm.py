@@ -4,10 +4,10 @@ from keras import constraints
 from keras import initializers
 from keras import regularizers
 
+from keras_lstm_variants._arguments import initializer_if
+from keras_lstm_variants._arguments import serializable
 from keras_lstm_variants._cell import LSTMCellBase
 from keras_lstm_variants._cell import StandardLSTMForm
-from keras_lstm_variants._cell import initializer_if
-from keras_lstm_variants._cell import serializable
 from keras_lstm_variants._layer import LSTMLayerBase
 
 

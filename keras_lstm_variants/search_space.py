@@ -31,7 +31,7 @@ from keras import initializers
 from keras import ops
 from keras import regularizers
 
-from keras_lstm_variants._cell import serializable
+from keras_lstm_variants._arguments import serializable
 from keras_lstm_variants._layer import LSTMLayerBase
 from keras_lstm_variants.coupled_lstm import CoupledLSTM
 from keras_lstm_variants.coupled_lstm import CoupledLSTMCell

@@ -7,10 +7,10 @@ import numpy as np
 from keras import initializers
 from keras import ops
 
+from keras_lstm_variants._arguments import check_positive_int
+from keras_lstm_variants._arguments import checked_initializer
+from keras_lstm_variants._arguments import serializable
 from keras_lstm_variants._cell import LSTMCellBase
-from keras_lstm_variants._cell import check_positive_int
-from keras_lstm_variants._cell import checked_initializer
-from keras_lstm_variants._cell import serializable
 from keras_lstm_variants._layer import LSTMLayerBase
 
 # The official bias initialisation, by the name the xlstm package gives it.
