@@ -48,10 +48,11 @@ def test_data_parallel_training_matches_single_device():
         # accumulation) moves the weights by `reordered_difference`. The
         # data-parallel run is one more such order; over JAX's native,
         # AVX2, AVX and SSE4.2 code (--xla_cpu_max_isa) it was 0.07-1.08
-        # times that, hence the factor 10. No absolute bound can serve every CPU:
-        # LayerNormLSTM's sharp loss (docs: Numerical notes) makes SGD here
-        # amplify a rounding difference to 2.6e-5 ... 2.5e-4 by the third
-        # step, by instruction set, where the other layers stay below 1e-6.
+        # times that, hence the factor 10. No absolute bound can serve
+        # every CPU: LayerNormLSTM's sharp loss (docs: Numerical notes)
+        # makes SGD here amplify a rounding difference to 2.6e-5 ... 2.5e-4
+        # by the third step, by instruction set, where the other layers
+        # stay below 1e-6.
         bound = 10 * result["reordered_difference"]
         assert result["max_difference"] <= bound, (model, result)
         # ... while a replication bug (a replica's gradient not averaged,
