@@ -307,7 +307,7 @@ def _torch_weights(module, tag):
     `l1_reverse`, ...)."""
 
     def parameter(name):
-        return np.asarray(getattr(module, f"{name}_{tag}").detach().cpu())
+        return _torch_to_numpy(getattr(module, f"{name}_{tag}"))
 
     weights = [parameter("weight_ih").T, parameter("weight_hh").T]
     if module.bias:
@@ -343,7 +343,7 @@ def from_xlstm_slstm(cell, kernel, **kwargs):
     the layer computes `i, f, z, o = fgate(x), igate(x), zgate(x),
     ogate(x)`, so the cell's $i$ block is the layer's `fgate` projection and
     its $f$ block the `igate` projection (`xlstm` 2.0.6). Mapping `igate` to
-    $i$ by its name gives other outputs (by 1.28 in a test).
+    $i$ by its name gives other outputs (off by up to 1.28 where it was tried).
     """
     from keras_lstm_variants.slstm import SLSTMCell
 
