@@ -37,93 +37,10 @@ LAYERS = [
     and not name.endswith("Base")
 ]
 
+# Loads argv[1], predicts argv[2] into argv[3] (every output flattened and
+# side by side); prints the backend, the precision it computes in, and how
+# many times a layer's fused route ran the backend's LSTM op.
 PREDICT = """
-import sys
-import keras
-import numpy as np
-import keras_lstm_variants  # noqa: F401  (registers the classes)
-
-model = keras.saving.load_model(sys.argv[1])
-x = np.load(sys.argv[2])
-np.save(sys.argv[3], np.concatenate(
-    [np.asarray(y).reshape(len(x), -1) for y in model.predict(x, verbose=0)],
-    axis=-1,
-))
-# The precision the backend computes in (OpenVINO's CPU plugin defaults to
-# bfloat16 where the processor has it, and Keras's predict keeps that).
-precision = "float32"
-if keras.backend.backend() == "openvino":
-    import openvino
-
-    hint = str(openvino.Core().get_property("CPU", "INFERENCE_PRECISION_HINT"))
-    if "bf" in hint.lower():
-        precision = "bfloat16"
-    elif "16" in hint:
-        precision = "float16"
-print(keras.backend.backend(), precision)
-"""
-# Unit roundoff of each precision.
-EPSILON = {"float32": 2.0**-24, "bfloat16": 2.0**-8, "float16": 2.0**-11}
-
-
-def _model():
-    inputs = keras.Input((6, 3))
-    masked = keras.layers.Masking(0.0)(inputs)
-    outputs = [
-        getattr(klv, name)(8, return_sequences=k % 2 == 0, name=name)(masked)
-        for k, name in enumerate(LAYERS)
-    ]
-    return keras.Model(inputs, outputs)
-
-
-def test_every_layer_predicts_on_numpy_and_openvino(tmp_path):
-    pytest.importorskip("openvino")
-    assert {"LSTM", "MinLSTM", "SLSTM", "MLSTM"} <= set(LAYERS)
-    rng = np.random.default_rng(0)
-    keras.utils.set_random_seed(0)
-    model = _model()
-    model.set_weights([
-        w + rng.normal(0.0, 0.2, w.shape).astype(w.dtype)
-        for w in model.get_weights()
-    ])
-    x = rng.normal(size=(3, 6, 3)).astype("float32")
-    x[1, 4:] = 0.0  # right padding
-    x[2, :2] = 0.0  # left padding
-    model.save(tmp_path / "model.keras")
-    np.save(tmp_path / "x.npy", x)
-    expected = np.concatenate(
-        [y.reshape(len(x), -1) for y in model.predict(x, verbose=0)], axis=-1
-    )
-    widths = [int(np.prod(o.shape[1:])) for o in model.outputs]
-    differences = {}
-    for backend in ("numpy", "openvino"):
-        out = tmp_path / f"{backend}.npy"
-        run = subprocess.run(
-            [sys.executable, "-c", PREDICT, str(tmp_path / "model.keras"),
-             str(tmp_path / "x.npy"), str(out)],
-            capture_output=True, text=True, timeout=600,
-            env={**os.environ, "KERAS_BACKEND": backend},
-        )
-        assert run.returncode == 0, run.stderr[-3000:]
-        reported, precision = run.stdout.split()[-2:]
-        assert reported == backend
-        actual = np.load(out)
-        bounds = np.cumsum([0] + widths)
-        differences[backend] = {
-            name: float(np.abs(actual[:, a:b] - expected[:, a:b]).max())
-            for name, a, b in zip(LAYERS, bounds[:-1], bounds[1:], strict=True)
-        }
-        # float32: rounding only (1e-7 measured); bfloat16 (OpenVINO on a
-        # processor with it, keras.layers.LSTM as much): eight roundings of
-        # the outputs' scale (1e-3 ... 7e-3 measured, LayerNormLSTM the
-        # most, against 3e-2), where a wrong equation errs by 1e-1.
-        bound = max(1e-5, 8 * EPSILON[precision] * np.abs(expected).max())
-        print(backend, precision, json.dumps(differences[backend], indent=1))
-        for name, difference in differences[backend].items():
-            assert difference < bound, (backend, precision, name, difference)
-
-
-FUSED = """
 import sys
 import keras
 import numpy as np
@@ -146,8 +63,88 @@ np.save(sys.argv[3], np.concatenate(
     [np.asarray(y).reshape(len(x), -1) for y in model.predict(x, verbose=0)],
     axis=-1,
 ))
-print(len(calls))
+# OpenVINO's CPU plugin defaults to bfloat16 where the processor has it,
+# and Keras's predict keeps that.
+precision = "float32"
+if keras.backend.backend() == "openvino":
+    import openvino
+
+    hint = str(openvino.Core().get_property("CPU", "INFERENCE_PRECISION_HINT"))
+    if "bf" in hint.lower():
+        precision = "bfloat16"
+    elif "16" in hint:
+        precision = "float16"
+print(keras.backend.backend(), precision, len(calls))
 """
+# Unit roundoff of each precision.
+EPSILON = {"float32": 2.0**-24, "bfloat16": 2.0**-8, "float16": 2.0**-11}
+
+
+def _flat(outputs, batch):
+    return np.concatenate(
+        [np.asarray(y).reshape(batch, -1) for y in outputs], axis=-1
+    )
+
+
+def _predict_elsewhere(model, x, backend, folder):
+    """`model` saved here, loaded and run on `x` in a fresh process of
+    `backend`: (its outputs as `_flat`, its precision, fused-op calls)."""
+    model.save(folder / "model.keras")
+    np.save(folder / "x.npy", x)
+    run = subprocess.run(
+        [sys.executable, "-c", PREDICT, str(folder / "model.keras"),
+         str(folder / "x.npy"), str(folder / "out.npy")],
+        capture_output=True, text=True, timeout=600,
+        env={**os.environ, "KERAS_BACKEND": backend},
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    reported, precision, calls = run.stdout.split()[-3:]
+    assert reported == backend
+    return np.load(folder / "out.npy"), precision, int(calls)
+
+
+def _bound(precision, expected):
+    # float32: rounding only (1e-7 measured); bfloat16 (OpenVINO on a
+    # processor with it, keras.layers.LSTM as much): eight roundings of the
+    # outputs' scale (1e-3 ... 7e-3 measured, LayerNormLSTM the most,
+    # against 3e-2), where a wrong equation errs by 1e-1.
+    return max(1e-5, 8 * EPSILON[precision] * np.abs(expected).max())
+
+
+def _perturbed(model, rng):
+    model.set_weights([
+        w + rng.normal(0.0, 0.2, w.shape).astype(w.dtype)
+        for w in model.get_weights()
+    ])
+    return model
+
+
+def test_every_layer_predicts_on_numpy_and_openvino(tmp_path):
+    pytest.importorskip("openvino")
+    assert {"LSTM", "MinLSTM", "SLSTM", "MLSTM"} <= set(LAYERS)
+    rng = np.random.default_rng(0)
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((6, 3))
+    masked = keras.layers.Masking(0.0)(inputs)
+    model = _perturbed(keras.Model(inputs, [
+        getattr(klv, name)(8, return_sequences=k % 2 == 0, name=name)(masked)
+        for k, name in enumerate(LAYERS)
+    ]), rng)
+    x = rng.normal(size=(3, 6, 3)).astype("float32")
+    x[1, 4:] = 0.0  # right padding
+    x[2, :2] = 0.0  # left padding
+    expected = _flat(model.predict(x, verbose=0), len(x))
+    bounds = np.cumsum([0] + [int(np.prod(o.shape[1:])) for o in model.outputs])
+    for backend in ("numpy", "openvino"):
+        actual, precision, _ = _predict_elsewhere(model, x, backend, tmp_path)
+        differences = {
+            name: float(np.abs(actual[:, a:b] - expected[:, a:b]).max())
+            for name, a, b in zip(LAYERS, bounds[:-1], bounds[1:], strict=True)
+        }
+        bound = _bound(precision, expected)
+        print(backend, precision, json.dumps(differences, indent=1))
+        for name, difference in differences.items():
+            assert difference < bound, (backend, precision, name, difference)
 
 
 def test_standard_forms_take_openvinos_lstm_sequence_op(tmp_path):
@@ -156,32 +153,20 @@ def test_standard_forms_take_openvinos_lstm_sequence_op(tmp_path):
     with the outputs of the TensorFlow backend; `PeepholeLSTM` (peepholes,
     which the op does not take) runs the loop."""
     pytest.importorskip("openvino")
+    rng = np.random.default_rng(1)
     inputs = keras.Input((7, 3))
     layers = [
         klv.LSTM(8, return_sequences=True),
         klv.CoupledLSTM(8),
         klv.PeepholeLSTM(8),
     ]
-    model = keras.Model(inputs, [layer(inputs) for layer in layers])
-    rng = np.random.default_rng(1)
-    model.set_weights([
-        w + rng.normal(0.0, 0.2, w.shape).astype(w.dtype)
-        for w in model.get_weights()
-    ])
+    model = _perturbed(
+        keras.Model(inputs, [layer(inputs) for layer in layers]), rng
+    )
     x = rng.normal(size=(4, 7, 3)).astype("float32")
-    model.save(tmp_path / "model.keras")
-    np.save(tmp_path / "x.npy", x)
-    expected = np.concatenate(
-        [y.reshape(len(x), -1) for y in model.predict(x, verbose=0)], axis=-1
+    expected = _flat(model.predict(x, verbose=0), len(x))
+    actual, precision, calls = _predict_elsewhere(
+        model, x, "openvino", tmp_path
     )
-    run = subprocess.run(
-        [sys.executable, "-c", FUSED, str(tmp_path / "model.keras"),
-         str(tmp_path / "x.npy"), str(tmp_path / "out.npy")],
-        capture_output=True, text=True, timeout=600,
-        env={**os.environ, "KERAS_BACKEND": "openvino"},
-    )
-    assert run.returncode == 0, run.stderr[-3000:]
-    assert run.stdout.split()[-1] == "2"  # LSTM and CoupledLSTM
-    # OpenVINO computes in bfloat16 on a processor with it (see above).
-    bound = 8 * EPSILON["bfloat16"] * np.abs(expected).max()
-    assert np.abs(np.load(tmp_path / "out.npy") - expected).max() < bound
+    assert calls == 2  # LSTM and CoupledLSTM
+    assert np.abs(actual - expected).max() < _bound(precision, expected)
