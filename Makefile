@@ -8,7 +8,8 @@ PIP := $(BIN)/python -m pip
 BACKENDS ?= tensorflow jax torch
 PYTEST_ARGS ?=
 
-SOURCES := pyproject.toml constraints.txt $(wildcard keras_lstm_variants/*.py)
+SOURCES := pyproject.toml constraints.txt $(wildcard keras_lstm_variants/*.py) \
+	$(wildcard keras_lstm_variants/*/*.py)
 # Our exact test environment (torch's CPU wheel); users get the extras' ranges.
 CONSTRAINTS := -c constraints.txt
 

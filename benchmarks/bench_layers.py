@@ -61,7 +61,7 @@ def parse_args(argv=None):
         "--layers",
         default=",".join(LAYERS),
         help="comma-separated; one of our layers may name a loop strategy, "
-        "as 'LSTM[step]' (keras_lstm_variants._layer.LOOP_STRATEGIES)",
+        "as 'LSTM[step]' (keras_lstm_variants._lstm_layer.LOOP_STRATEGIES)",
     )
     parser.add_argument(
         "--jit",
@@ -124,7 +124,7 @@ def shape_list(spec):
 def layer_name(text):
     """`text` of --layers as a layer's name ('Layer' or 'Layer [strategy]');
     exits with a message if it names no layer or strategy."""
-    from keras_lstm_variants._layer import LOOP_STRATEGIES
+    from keras_lstm_variants._lstm_layer import LOOP_STRATEGIES
 
     base, _, strategy = text.strip().replace("[", " [").partition(" ")
     strategy = strategy.strip().strip("[]").strip()
@@ -243,7 +243,7 @@ def run(args):
 
     names = [layer_name(n) for n in args.layers.split(",") if n.strip()]
     if args.ablation:
-        from keras_lstm_variants._layer import LOOP_STRATEGIES
+        from keras_lstm_variants._lstm_layer import LOOP_STRATEGIES
 
         bases = dict.fromkeys(n.split(" ")[0] for n in names)  # in order
         names = ["keras.LSTM"] + [
@@ -251,7 +251,7 @@ def run(args):
             for n in bases
             if n != "keras.LSTM"
             for strategy in LOOP_STRATEGIES
-            if n != "LayerNormLSTM" or strategy != "fused"
+            if n != "LayerNormLSTM" or strategy != "stacked"
         ]
     shapes = shape_list(args.shapes)
     gemm_size = 256 if args.quick else 2048

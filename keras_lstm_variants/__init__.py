@@ -4,7 +4,8 @@ variants, Greff et al.'s search space, the minimal RNNs and xLSTM.
 Every class here is registered for serialisation under the package name
 `keras_lstm_variants`: import the package before `keras.saving.load_model`.
 `MLSTM` is xLSTM's matrix-memory mLSTM, parallel over time.
-`LSTMCellBase` and `LSTMLayerBase` are the public bases of a new variant;
+`LSTMCellBase` and `LSTMLayerBase` are the public bases of a new LSTM
+variant, `RNNCellBase` and `RNNLayerBase` those of a new family;
 `search_space` builds Greff et al.'s variants by name; `litert` converts
 a model to LiteRT's fused LSTM op (float or int8) for devices and runs
 it there; `migrate` brings models from TensorFlow Addons, `tf.compat.v1`
@@ -18,9 +19,11 @@ from keras_lstm_variants import litert
 from keras_lstm_variants import migrate
 from keras_lstm_variants import search_space
 from keras_lstm_variants._arguments import VariantDefinitionError
-from keras_lstm_variants._cell import LSTMCellBase
-from keras_lstm_variants._cell import StandardLSTMForm
-from keras_lstm_variants._layer import LSTMLayerBase
+from keras_lstm_variants._cell import RNNCellBase
+from keras_lstm_variants._layer import RNNLayerBase
+from keras_lstm_variants._lstm import LSTMCellBase
+from keras_lstm_variants._lstm_layer import LSTMLayerBase
+from keras_lstm_variants._standard_form import StandardLSTMForm
 from keras_lstm_variants.coupled_lstm import CoupledLSTM
 from keras_lstm_variants.coupled_lstm import CoupledLSTMCell
 from keras_lstm_variants.layer_norm_lstm import LayerNormLSTM
@@ -86,6 +89,8 @@ __all__ = [
     "migrate",
     "LSTMCellBase",
     "LSTMLayerBase",
+    "RNNCellBase",
+    "RNNLayerBase",
     "VariantDefinitionError",
     "StandardLSTMForm",
 ]

@@ -2,8 +2,8 @@
 for serialisation, the error classes, validators of arguments (each named
 for what it checks and returns), the argument mixins that give a cell or a
 layer its signature, read-only properties and flat config, and the checks of
-a call's inputs. It knows no variant and no feature; `_cell.py` (the LSTM
-recipe), `_min_rnn.py`, `mlstm.py` and the layer bases stand on it.
+a call's inputs. It knows no variant and no feature; the cell base
+(`_cell.py`) and the layer base (`_layer.py`) stand on it.
 """
 
 import inspect
@@ -14,6 +14,8 @@ import re
 
 import keras
 import numpy as np
+from keras import activations
+from keras import constraints
 from keras import initializers
 from keras import regularizers
 
@@ -214,24 +216,84 @@ def checked_config(cls, config, argument_names):
     return config
 
 
-def constructor_arguments(cls, base):
+def constructor_arguments(cls, base, hidden=()):
     """Every constructor argument of `cls`, from each of its classes that
     subclasses `base` and defines `__init__` (the first's, then each
-    subclass's own)."""
-    names = []
+    subclass's own), less the `hidden` ones (set by a subclass itself)."""
+    names = list(hidden)
     for klass in reversed(cls.__mro__):
         if not issubclass(klass, base) or "__init__" not in vars(klass):
             continue
         for parameter in inspect.signature(klass.__init__).parameters:
             if parameter not in ("self", "kwargs", *names):
                 names.append(parameter)
-    return names
+    return names[len(hidden):]
+
+
+def check_refused(cls, refused, args, kwargs):
+    """A ValueError naming the first argument of a call `cls(*args,
+    **kwargs)` that `refused` (name: reason) lists: one that `cls` does not
+    take, whatever its value, or one that it takes (from a base) only at its
+    default."""
+    if not refused:
+        return
+    signature = inspect.signature(cls)
+    try:
+        bound = signature.bind_partial(*args, **kwargs).arguments
+    except TypeError:
+        return  # the constructor itself names what is wrong
+    values = {**bound, **bound.get("kwargs", {})}
+    for name, reason in refused.items():
+        parameter = signature.parameters.get(name)
+        if name not in values or (
+            parameter is not None
+            and parameter.kind is not parameter.VAR_KEYWORD
+            and _equal(values[name], parameter.default)
+        ):
+            continue
+        takes = "does not take" if parameter is None else (
+            f"takes only the default {parameter.default!r} of"
+        )
+        raise ValueError(
+            f"{cls.__name__} {takes} `{name}`: {reason}. "
+            f"Received: {name}={values[name]!r}."
+        )
+
+
+def _equal(value, default):
+    try:
+        return bool(value == default)
+    except (TypeError, ValueError):
+        return False
+
+
+def config_value(value):
+    """An argument as a config holds it: Keras's serialisation of an
+    initializer, regularizer, constraint or activation; else the value."""
+    for kind, module in (
+        (initializers.Initializer, initializers),
+        (regularizers.Regularizer, regularizers),
+        (constraints.Constraint, constraints),
+    ):
+        if isinstance(value, kind):
+            return module.serialize(value)
+    if callable(value):
+        return activations.serialize(value)
+    return value
 
 
 class CellArguments:
-    """Mixed into each cell base (first, before `keras.Layer`): the cell's
+    """Mixed into the cell base (first, before `keras.Layer`): the cell's
     `argument_names()`, its signature with every argument (not `**kwargs`),
-    and a `from_config` that names what a config lacks or has too many."""
+    a `from_config` that names what a config lacks or has too many, and the
+    check of `refused_arguments` (name: why the cell has no use for it),
+    made before any constructor runs."""
+
+    refused_arguments = {}
+
+    def __new__(cls, *args, **kwargs):
+        check_refused(cls, cls.refused_arguments, args, kwargs)
+        return super().__new__(cls, *args, **kwargs)
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -273,10 +335,19 @@ def _cell_property(name):
 
 
 class LayerArguments:
-    """Mixed into each layer base over a cell (`cell_class`): the layer's
+    """Mixed into the layer base over a cell (`cell_class`): the layer's
     `argument_names()` and `from_config`, as `CellArguments`'s, its cell
     built from its arguments, the cell's arguments as read-only properties,
-    and a signature with every argument, the cell's included."""
+    a signature with every argument, the cell's included, and the check of
+    the cell's `refused_arguments`, in the layer's name."""
+
+    # Arguments of a base that a subclass sets itself (from one of its own).
+    hidden_arguments = ()
+
+    def __new__(cls, *args, **kwargs):
+        if cls.cell_class is not None:
+            check_refused(cls, cls.cell_class.refused_arguments, args, kwargs)
+        return super().__new__(cls, *args, **kwargs)
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -287,7 +358,8 @@ class LayerArguments:
                 setattr(cls, name, _cell_property(name))
         cls.__signature__ = forwarded_signature(
             [k for k in cls.__mro__ + cls.cell_class.__mro__
-             if issubclass(k, (LayerArguments, CellArguments))]
+             if issubclass(k, (LayerArguments, CellArguments))],
+            hidden=cls.hidden_arguments,
         )
 
     def make_cell(self, units, kwargs):
@@ -310,7 +382,9 @@ class LayerArguments:
     def argument_names(cls):
         """Every constructor argument of the layer, its cell's included:
         the layer base's own, then its cell's."""
-        own = constructor_arguments(cls, LayerArguments)
+        own = constructor_arguments(
+            cls, LayerArguments, cls.hidden_arguments
+        )
         return own + [
             name for name in cls.cell_class.argument_names() if name not in own
         ]
@@ -362,7 +436,7 @@ def initializer_if(used, identifier):
         random.setstate(state)
 
 
-def forwarded_signature(classes):
+def forwarded_signature(classes, hidden=()):
     """The call signature of the first of `classes`, with every argument that
     its `**kwargs` forwards to the next one's `__init__`, and so on.
 
@@ -372,7 +446,7 @@ def forwarded_signature(classes):
     `__init__`'s own as it has them, those it forwards as keyword-only, with
     their defaults, then `**kwargs` (`name`, `dtype`, ... of `keras.Layer`).
     """
-    parameters, seen = [], {"self"}
+    parameters, seen = [], {"self", *hidden}
     own = True
     for klass in classes:
         if "__init__" not in vars(klass):

@@ -1,725 +1,231 @@
-"""The cell that every variant subclasses: arguments, weights, one step.
+"""THE cell base: what every recurrent cell of the package (and of its
+users) has, whatever its equations.
 
-`LSTMCellBase` owns the arguments of `keras.layers.LSTMCell`, the weights of
-the gates (`kernel`, `recurrent_kernel`, `bias`), the dropout masks, the
-initial state and the config, and the options that combine with every
-variant: a projection of the output (LSTMP) with its clipping, clipping of
-the carry, and zoneout. A variant subclasses it by public names only: it
-sets `gates`, adds its own weights in `build_variant`, writes its equations
-in `carry` and `hidden`, and, where it needs them, transforms x W and h U
-(`input_part`, `recurrent_part`) or keeps state beyond `[h, c]`
-(`extra_state_sizes`, `gate_inputs`, `next_extra_states`). The loop over a
-sequence is `_layer.py`'s.
+`RNNCellBase` owns `units`, the input kernel and bias arguments (their
+initializers, regularizers and constraints), input dropout and its seed,
+the arguments a family refuses (`refused_arguments`), the one protocol of
+the states (`state_size`, `state_names()`, `get_initial_state`), the checks
+of a step's inputs, and the config. A family's recipe is a subclass that
+writes `step` and creates its weights in `build` with `add_kernel` and
+`add_bias`: the LSTM recipe (`_lstm.LSTMCellBase`: gates, carry and hidden,
+the options, the standard form), the minimal RNNs' (`_min_rnn.py`) and
+mLSTM's (`mlstm.py`). The loop over a sequence is the layer base's
+(`_layer.py`); the base knows no family, no route and no feature.
 """
 
-from typing import NamedTuple
-
 import keras
-from keras import activations
 from keras import constraints
-from keras import initializers
 from keras import ops
 from keras import regularizers
 
 from keras_lstm_variants._arguments import CellArguments
 from keras_lstm_variants._arguments import VariantDefinitionError
 from keras_lstm_variants._arguments import check_bool
-from keras_lstm_variants._arguments import check_clip
 from keras_lstm_variants._arguments import check_input_shape
 from keras_lstm_variants._arguments import check_positive_int
 from keras_lstm_variants._arguments import check_rate
 from keras_lstm_variants._arguments import check_step
 from keras_lstm_variants._arguments import checked_initializer
-from keras_lstm_variants._arguments import initializer_if
+from keras_lstm_variants._arguments import config_value
 from keras_lstm_variants._arguments import serializable
 from keras_lstm_variants._keras_internal import DropoutRNNCell
 
-
-def _zoneout(keep, previous, new):
-    """`keep * previous + (1 - keep) * new`: exactly `previous` or `new` for
-    a 0/1 draw (training), the expectation for a rate (inference)."""
-    return keep * previous + (1.0 - keep) * new
-
-
-class StandardLSTMForm(NamedTuple):
-    r"""A cell written as the operands of the standard LSTM op.
-
-    The op that cuDNN, PyTorch's `torch.nn.LSTM` and LiteRT's
-    `UNIDIRECTIONAL_SEQUENCE_LSTM` compute, with $\sigma$ the sigmoid:
-
-    $$
-    \begin{aligned}
-    [z_i, z_f, z_c, z_o] &= x_t W + h_{t-1} U + b \\
-    i_t &= \sigma(z_i + p_i \odot c_{t-1}), \quad
-    f_t = \sigma(z_f + p_f \odot c_{t-1}) \\
-    c_t &= \mathrm{clip}(f_t \odot c_{t-1} + i_t \odot \tanh(z_c)) \\
-    o_t &= \sigma(z_o + p_o \odot c_t) \\
-    h_t &= \mathrm{clip}((o_t \odot \tanh(c_t))\, W_{proj})
-    \end{aligned}
-    $$
-
-    `LSTMCellBase.standard_lstm_form` returns one for a cell whose step is
-    this op; each fused route (cuDNN, PyTorch's native op, LiteRT) takes
-    the parts it can compute and declines a form with the others.
-
-    Attributes:
-        kernel: $W$, `(features, 4 * units)`, gate blocks $i, f, c, o$.
-        recurrent_kernel: $U$, `(output_size, 4 * units)`, same blocks.
-        bias: $b$, `(4 * units,)`, or None (no bias).
-        peepholes: None, or the tuple $(p_i, p_f, p_o)$, each `(units,)`.
-        projection_kernel: $W_{proj}$, `(units, projection_units)`, or None.
-        cell_clip: The bound of the carry's clipping, or None.
-        projection_clip: The bound of the projected output's, or None.
-    """
-
-    kernel: object
-    recurrent_kernel: object
-    bias: object = None
-    peepholes: object = None
-    projection_kernel: object = None
-    cell_clip: object = None
-    projection_clip: object = None
-
-
-# What a subclass may define and keep its parent's standard form: anything
-# else (an equation, a gate, a part, a weight) may change the step, and the
-# subclass then declares its own form or has none.
-_FORM_NEUTRAL_NAMES = frozenset({
-    "__init__", "get_config", "from_config", "__module__", "__qualname__",
-    "__doc__", "__firstlineno__", "__static_attributes__", "__annotations__",
-    "__dict__", "__weakref__", "__signature__", "__orig_bases__",
-})
+# Reasons that the families' `refused_arguments` share: those of a cell
+# whose step reads only x_t (no h_{t-1} U), and of one without projection.
+INPUT_ONLY = {
+    "recurrent_initializer": "there is no recurrent kernel",
+    "recurrent_regularizer": "there is no recurrent kernel",
+    "recurrent_constraint": "there is no recurrent kernel",
+    "recurrent_dropout": "there is no recurrent matmul to drop from (the "
+    "step reads only x_t)",
+    "implementation": "there is one dropout mask, on the input",
+    "reset_after": "there is no reset gate",
+}
+NO_PROJECTION = {
+    "projection_initializer": "there is no projection",
+    "projection_regularizer": "there is no projection",
+    "projection_constraint": "there is no projection",
+    "projection_clip": "there is no projection",
+}
 
 
 @serializable
-class LSTMCellBase(CellArguments, keras.Layer, DropoutRNNCell):
-    r"""The base of every cell, ours and yours: subclass it to write a variant.
+class RNNCellBase(CellArguments, keras.Layer, DropoutRNNCell):
+    r"""The base of every cell: subclass it to write a new family.
 
-    It owns every argument of `keras.layers.LSTMCell` and the options of
-    this package (projection, clipping, zoneout), the weights of the gates,
-    dropout, the initial state and the config. One step computes
+    A Keras RNN cell (it runs in `keras.layers.RNN` as any other) that owns
+    what every recurrent cell has; a family's subclass adds its equations:
 
-    $$
-    \begin{aligned}
-    z &= \mathrm{input\_part}(x_t) + \mathrm{recurrent\_part}(h_{t-1})
-       = x_t W + b + h_{t-1} U \\
-    c_t &= \mathrm{clip}(\mathrm{carry}(z, c_{t-1})) \\
-    h_t &= \mathrm{zoneout}(\mathrm{clip}(\mathrm{hidden}(z, c_t)\,
-       W_{proj}))
-    \end{aligned}
-    $$
+    - `build(input_shape)`: its weights, made with `add_kernel` and
+      `add_bias` (the base's arguments) and `add_weight` (its own).
+    - `state_size` (an int per state, set in `__init__`), `output_size`,
+      and `state_names()` where the states are not just `["h"]`.
+    - `step(inputs, states, training)`: one time step, `(output,
+      new_states)`, from checked `inputs` `(batch, features)` and `states`
+      (a list, one tensor per state).
+    - `refused_arguments`: the arguments of Keras's recurrent cells (or of
+      this base) that the family has no use for, each with the reason its
+      `ValueError` gives.
 
-    where $z$ is split into one block of `units` per gate, and clipping,
-    projection and zoneout apply only where their arguments ask for them.
-    A variant is a subclass that defines, by these public names:
-
-    - `gates` (required): a tuple of gate names, the order of the blocks of
-      `kernel`, `recurrent_kernel` and `bias` (a gate named `"f"` gets the
-      forget bias of `unit_forget_bias`).
-    - `carry(z, c_tm1)` (required): the new carry from the pre-activations
-      `z` (a list, one `(batch, units)` tensor per gate) and the previous
-      carry.
-    - `hidden(z, c)` (required): the output from `z` and the new carry, before
-      any projection.
-    - `build_variant(input_shape)`: the variant's own weights (with
-      `self.add_weight`), created after the gates' and before the
-      projection's.
-    - `input_part` / `recurrent_part` / `sequence_kernels`: to transform
-      $x W$ or $h U$ (as `LayerNormLSTMCell` normalises them);
-      `recurrent_kernel_shape()` where `recurrent_part` reads $U$ in
-      another layout (as `SLSTMCell`'s block-diagonal one).
-    - `extra_state_sizes()`, `gate_inputs(z, extra_tm1)` and
-      `next_extra_states(z, c_tm1, c)`: state carried beyond `[h, c]` (as
-      Greff et al.'s full gate recurrence carries the gate activations).
-      `gate_inputs` may return entries after the gates': quantities of
-      the step that need the previous extra states, which `carry`,
-      `hidden` and `next_extra_states` then read in `z` (as `SLSTMCell`
-      appends its normaliser and stabiliser).
-    - `__init__` and `get_config` for arguments of its own, as any Keras
-      layer: `get_config` returns `{**super().get_config(), ...}`.
-    - `standard_lstm_gates()`: where the variant's step is the standard LSTM
-      op with other operands, those operands (a `StandardLSTMForm`); the
-      fused kernels (cuDNN, PyTorch's, LiteRT's) then run it.
-
-    The layer over such a cell is a subclass of `LSTMLayerBase` that sets
-    `cell_class`. The guide "Write your own variant" has a complete example.
+    A layer over the cell is a subclass of `RNNLayerBase`. The LSTM family
+    subclasses `LSTMCellBase`, which is this base with the LSTM's recipe.
 
     Args:
-        units: Positive integer, the number of units of the carry (and of
-            the output without projection).
-        **kwargs: Every argument of `LSTMCell` (the base takes them all:
-            `activation`, the initializers, regularizers and constraints,
-            dropout, projection, clipping, zoneout, ...), and the base layer
-            arguments (`name`, `dtype`, `trainable`).
-    """
+        units: Positive integer, the size of the output (and, by default, of
+            each state).
+        use_bias: Whether the input part has a bias. Defaults to `True`.
+        kernel_initializer: Initializer of `kernel`. Defaults to
+            `"glorot_uniform"`.
+        bias_initializer: Initializer of `bias`. Defaults to `"zeros"`.
+        kernel_regularizer: Regularizer of `kernel`. Defaults to `None`.
+        bias_regularizer: Regularizer of `bias`. Defaults to `None`.
+        kernel_constraint: Constraint on `kernel`. Defaults to `None`.
+        bias_constraint: Constraint on `bias`. Defaults to `None`.
+        dropout: Float in [0, 1], the fraction of the input units dropped,
+            one mask per sequence. Defaults to `0.0`.
+        seed: Seed of the dropout masks. Defaults to `None`.
+        **kwargs: Base layer arguments (`name`, `dtype`, `trainable`).
 
-    gates = None
+    Examples:
+        >>> import numpy as np, keras
+        >>> from keras import ops
+        >>> from keras_lstm_variants import RNNCellBase
+        >>> class LeakyCell(RNNCellBase):
+        ...     '''h_t = (1 - a) h_{t-1} + a tanh(x_t W + b), a = 0.5.'''
+        ...     def __init__(self, units, **kwargs):
+        ...         super().__init__(units, **kwargs)
+        ...         self.state_size = units
+        ...         self.output_size = units
+        ...     def build(self, input_shape):
+        ...         self.kernel = self.add_kernel(input_shape[-1], self.units)
+        ...         self.bias = self.add_bias(self.units)
+        ...     def step(self, inputs, states, training=False):
+        ...         x = self.dropped(inputs, training)
+        ...         h = 0.5 * states[0] + 0.5 * ops.tanh(
+        ...             ops.matmul(x, self.kernel) + self.bias)
+        ...         return h, [h]
+        >>> rnn = keras.layers.RNN(LeakyCell(4))
+        >>> tuple(rnn(np.ones((2, 5, 3), "float32")).shape)
+        (2, 4)
+    """
 
     def __init__(
         self,
         units,
-        activation="tanh",
-        recurrent_activation="sigmoid",
         use_bias=True,
         kernel_initializer="glorot_uniform",
-        recurrent_initializer="orthogonal",
         bias_initializer="zeros",
-        unit_forget_bias=True,
         kernel_regularizer=None,
-        recurrent_regularizer=None,
         bias_regularizer=None,
         kernel_constraint=None,
-        recurrent_constraint=None,
         bias_constraint=None,
         dropout=0.0,
-        recurrent_dropout=0.0,
         seed=None,
-        implementation=2,
-        projection_units=None,
-        projection_initializer="glorot_uniform",
-        projection_regularizer=None,
-        projection_constraint=None,
-        cell_clip=None,
-        projection_clip=None,
-        cell_zoneout=0.0,
-        output_zoneout=0.0,
         **kwargs,
     ):
         units = check_positive_int("units", units)
         dropout = check_rate("dropout", dropout)
-        recurrent_dropout = check_rate("recurrent_dropout", recurrent_dropout)
-        if implementation not in (1, 2):
-            raise ValueError(
-                "Argument `implementation` must be 1 (one dropout mask per "
-                "gate) or 2 (one mask for all gates). "
-                f"Received: implementation={implementation!r}."
-            )
-        if projection_units is not None:
-            projection_units = check_positive_int(
-                "projection_units", projection_units
-            )
-        cell_clip = check_clip("cell_clip", cell_clip)
-        projection_clip = check_clip("projection_clip", projection_clip)
-        if projection_clip is not None and projection_units is None:
-            raise ValueError(
-                "Argument `projection_clip` clips the projected output and "
-                "needs `projection_units`. Received: "
-                f"projection_clip={projection_clip!r}, projection_units=None."
-            )
-        cell_zoneout = check_rate("cell_zoneout", cell_zoneout)
-        output_zoneout = check_rate("output_zoneout", output_zoneout)
-        _check_variant_definition(type(self))
+        self.check_definition()
         super().__init__(**kwargs)
         self.units = units
-        self.activation = activations.get(activation)
-        self.recurrent_activation = activations.get(recurrent_activation)
         self.use_bias = check_bool("use_bias", use_bias)
-
+        # An unseeded Keras initializer draws its seed when created: a
+        # family that has more initializers creates them in the order of
+        # Keras's cells and passes them here created (not drawn again).
         self.kernel_initializer = checked_initializer(
             "kernel_initializer", kernel_initializer
-        )
-        self.recurrent_initializer = checked_initializer(
-            "recurrent_initializer", recurrent_initializer
         )
         self.bias_initializer = checked_initializer(
             "bias_initializer", bias_initializer
         )
-        self.unit_forget_bias = check_bool("unit_forget_bias", unit_forget_bias)
-
         self.kernel_regularizer = regularizers.get(kernel_regularizer)
-        self.recurrent_regularizer = regularizers.get(recurrent_regularizer)
         self.bias_regularizer = regularizers.get(bias_regularizer)
-
         self.kernel_constraint = constraints.get(kernel_constraint)
-        self.recurrent_constraint = constraints.get(recurrent_constraint)
         self.bias_constraint = constraints.get(bias_constraint)
-
         self.dropout = dropout
-        self.recurrent_dropout = recurrent_dropout
+        self.recurrent_dropout = 0.0  # read by Keras's DropoutRNNCell
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed=seed)
-        # As in keras.layers.LSTMCell: recurrent dropout uses one mask per
-        # gate (Gal & Ghahramani 2016), and so does input dropout then.
-        self.implementation = 1 if recurrent_dropout else implementation
-        if self.implementation == 1:
-            self.dropout_mask_count = len(self.gates)
 
-        self.projection_units = projection_units
-        self.projection_initializer = initializer_if(
-            projection_units is not None, projection_initializer
-        )
-        self.projection_regularizer = regularizers.get(projection_regularizer)
-        self.projection_constraint = constraints.get(projection_constraint)
-        self.cell_clip = cell_clip
-        self.projection_clip = projection_clip
-        self.cell_zoneout = cell_zoneout
-        self.output_zoneout = output_zoneout
+    @classmethod
+    def check_definition(cls):
+        """Raises a `VariantDefinitionError` naming what the class lacks,
+        when it is instantiated; a family's base checks its recipe here."""
 
-        self.output_size = projection_units or units
-
-    @property
-    def state_size(self):
-        """`[output_size, units]` for `[h, c]`, then `extra_state_sizes()`."""
-        return [self.output_size, self.units, *self.extra_state_sizes()]
-
-    def extra_state_sizes(self):
-        """The sizes of the states a variant carries after `[h, c]`; none by
-        default. A variant that returns sizes here defines
-        `next_extra_states` (and reads the previous ones in `gate_inputs`)."""
-        return []
-
-    @property
-    def _has_zoneout(self):
-        """Whether either zoneout rate is above zero."""
-        return self.cell_zoneout > 0.0 or self.output_zoneout > 0.0
-
-    def standard_lstm_gates(self):
-        """The variant's gates as the standard LSTM op's operands: a
-        `StandardLSTMForm` of `kernel`, `recurrent_kernel`, `bias` (gate
-        blocks i, f, c, o) and `peepholes`, built from the cell's weights
-        with `keras.ops` (so that gradients reach them), or None where the
-        step is not that op. None by default: a variant declares it by
-        overriding this method. The projection and clips are the base's:
-        `standard_lstm_form` adds them."""
-        return None
-
-    def standard_lstm_form(self):
-        """This cell as the standard LSTM op's operands (a
-        `StandardLSTMForm`, projection and clips included), or None where
-        its step is not that op. What every fused route runs.
-
-        None where the variant declares no form (`standard_lstm_gates`),
-        where a subclass changed anything of the step below the class that
-        declared it (it must declare its own), with activations other than
-        tanh and sigmoid, and with zoneout. Call it on a built cell.
-        """
-        if self.standard_lstm_form_problem() is not None:
-            return None
-        gates = self.standard_lstm_gates()
-        if gates is None:
-            return None
-        return gates._replace(
-            projection_kernel=self.projection_kernel,
-            cell_clip=self.cell_clip,
-            projection_clip=self.projection_clip,
-        )
-
-    def standard_lstm_form_problem(self):
-        """Why this cell has no standard LSTM form whatever its weights (a
-        sentence), or None where `standard_lstm_gates` decides: the one
-        place where the class, the activations and zoneout are judged."""
-        name = type(self).__name__
-        owner = next(
-            klass
-            for klass in type(self).__mro__
-            if "standard_lstm_gates" in vars(klass)
-        )
-        if owner is LSTMCellBase:
-            return f"{name} declares no standard LSTM form"
-        for klass in type(self).__mro__:
-            if klass is owner:
-                break
-            changed = sorted(set(vars(klass)) - _FORM_NEUTRAL_NAMES)
-            if changed:
-                return (
-                    f"{name} redefines {', '.join(changed)} of "
-                    f"{owner.__name__}, whose standard LSTM form it inherits; "
-                    "it must declare its own (`standard_lstm_gates`)"
-                )
-        if self.activation not in (activations.tanh, ops.tanh) or (
-            self.recurrent_activation not in (activations.sigmoid, ops.sigmoid)
-        ):
-            return (
-                "the standard LSTM op's gates are sigmoid and its activation "
-                "tanh; received "
-                f"activation={_function_name(self.activation)!r}, "
-                "recurrent_activation="
-                f"{_function_name(self.recurrent_activation)!r}"
-            )
-        if self._has_zoneout:
-            return (
-                "zoneout mixes the previous state into the step; received "
-                f"cell_zoneout={self.cell_zoneout!r}, "
-                f"output_zoneout={self.output_zoneout!r}"
-            )
-        return None
-
-    def build(self, input_shape):
-        check_input_shape(self, input_shape)
-        width = len(self.gates) * self.units
-        self.kernel = self.add_weight(
-            shape=(input_shape[-1], width),
-            name="kernel",
-            initializer=self.kernel_initializer,
+    def add_kernel(self, features, width, initializer=None, name="kernel"):
+        """A `(features, width)` weight with the kernel's regularizer and
+        constraint, and `initializer`, or `kernel_initializer` by default."""
+        return self.add_weight(
+            shape=(features, width),
+            name=name,
+            initializer=initializer or self.kernel_initializer,
             regularizer=self.kernel_regularizer,
             constraint=self.kernel_constraint,
         )
-        self.recurrent_kernel = self.add_weight(
-            shape=self.recurrent_kernel_shape(),
-            name="recurrent_kernel",
-            initializer=self.recurrent_initializer,
-            regularizer=self.recurrent_regularizer,
-            constraint=self.recurrent_constraint,
-        )
-        self.bias = None
-        if self.use_bias:
-            self.bias = self.add_weight(
-                shape=(width,),
-                name="bias",
-                initializer=self._bias_initializer_with_forget_bias(),
-                regularizer=self.bias_regularizer,
-                constraint=self.bias_constraint,
-            )
-        if self.extra_state_sizes() and (
-            type(self).next_extra_states is LSTMCellBase.next_extra_states
-        ):
-            raise _missing_next_extra_states(self)
-        self.build_variant(input_shape)
-        # Last, so that the layouts without projection are those of 0.1.0.
-        self.projection_kernel = None
-        if self.projection_units is not None:
-            self.projection_kernel = self.add_weight(
-                shape=(self.units, self.projection_units),
-                name="projection_kernel",
-                initializer=self.projection_initializer,
-                regularizer=self.projection_regularizer,
-                constraint=self.projection_constraint,
-            )
 
-    def recurrent_kernel_shape(self):
-        """The shape of `recurrent_kernel`: `(output_size, len(gates) *
-        units)`, the dense $U$ of $h_{t-1} U$. A variant whose
-        `recurrent_part` reads another layout (a block-diagonal one, as
-        `SLSTMCell`'s) returns that layout's shape."""
-        return (self.output_size, len(self.gates) * self.units)
-
-    def build_variant(self, input_shape):
-        """Creates the variant's own weights (`self.add_weight`), after the
-        gates' weights and before the projection; none by default.
-        `input_shape` is the step's `(batch, features)`."""
-
-    def _bias_initializer_with_forget_bias(self):
-        if not self.unit_forget_bias:
-            return self.bias_initializer
-
-        def initializer(shape, dtype=None):
-            return ops.concatenate(
-                [
-                    ops.ones((self.units,), dtype=dtype)
-                    if gate == "f"
-                    else self.bias_initializer((self.units,), dtype=dtype)
-                    for gate in self.gates
-                ]
-            )
-
-        return initializer
-
-    def call(self, inputs, states, training=False):
-        states = self._checked_states(inputs, states)
-        dp_mask = rec_dp_mask = None
-        if training and 0.0 < self.dropout < 1.0:
-            dp_mask = self.get_dropout_mask(inputs)
-        if training and 0.0 < self.recurrent_dropout < 1.0:
-            rec_dp_mask = self.get_recurrent_dropout_mask(states[0])
-        if training and self._has_zoneout and keras.backend.backend() == "jax":
-            raise ValueError(
-                f"{type(self).__name__}: zoneout draws a fresh mask at every "
-                "step, which a cell stepped by `keras.layers.RNN` cannot do "
-                "inside JAX's `lax.scan`. Use this package's layers (e.g. "
-                "`LSTM(..., cell_zoneout=...)`, in `Bidirectional` too), which "
-                "draw every step's masks before the loop. Received: "
-                f"cell_zoneout={self.cell_zoneout}, "
-                f"output_zoneout={self.output_zoneout}, training=True."
-            )
-        zoneout = self._zoneout_keep(
-            ops.shape(inputs)[0], training, self.seed_generator
-        )
-        return self._step(
-            self.input_part(inputs, dp_mask), states, rec_dp_mask,
-            zoneout=zoneout,
+    def add_bias(self, width, initializer=None, name="bias"):
+        """A `(width,)` weight with the bias's regularizer and constraint,
+        and `initializer` (a callable), or `bias_initializer` by default."""
+        return self.add_weight(
+            shape=(width,),
+            name=name,
+            initializer=initializer or self.bias_initializer,
+            regularizer=self.bias_regularizer,
+            constraint=self.bias_constraint,
         )
 
-    def _zoneout_keep(self, batch_size, training, seed, steps=None):
-        """What zoneout keeps of the previous `(h, c)` at a step.
+    def build(self, input_shape):
+        check_input_shape(self, input_shape)
 
-        In training, fresh Bernoulli draws, 1 where a unit keeps its previous
-        value, of shapes `(batch, output_size)` and `(batch, units)` (with
-        `steps`: one draw per step, `(steps, batch, ...)`); at inference the
-        rates themselves, the draws' expectation. `None` for a rate of zero.
-        """
-        keep = []
-        for rate, size in (
-            (self.output_zoneout, self.output_size),
-            (self.cell_zoneout, self.units),
-        ):
-            if rate == 0.0:
-                keep.append(None)
-            elif not training:
-                keep.append(rate)
-            else:
-                shape = (batch_size, size) if steps is None else (
-                    steps, batch_size, size
-                )
-                draw = keras.random.uniform(shape, seed=seed)
-                keep.append(ops.cast(draw < rate, self.compute_dtype))
-        return tuple(keep)
+    def dropped(self, inputs, training):
+        """`inputs` with the input dropout mask applied while training:
+        one step `(batch, features)`, or a whole sequence `(batch, time,
+        features)` under the same mask at every step."""
+        if not (training and 0.0 < self.dropout < 1.0):
+            return inputs
+        if len(inputs.shape) == 2:
+            return inputs * self.get_dropout_mask(inputs)
+        mask = self.get_dropout_mask(inputs[:, 0, :])
+        return inputs * ops.expand_dims(mask, 1)
 
-    def sequence_kernels(self, dropout_mask, recurrent_dropout_mask):
-        """Kernels derived from the weights once per sequence, outside the
-        loop, for `input_part` and `recurrent_part`.
-
-        `(kernel, recurrent_kernel)`, each None (use the weight itself) by
-        default; `LayerNormLSTMCell` centres them here. A cell stepped on its
-        own (`call`) passes None to both parts.
-        """
-        return None, None
-
-    def input_part(self, inputs, dropout_mask=None, kernel=None):
-        """What the gate pre-activations owe to the input alone: x W + b.
-
-        `inputs` may have any leading axes: a layer computes this for all
-        time steps at once where that is faster. `dropout_mask`: the input
-        dropout mask (one tensor, or one per gate), or None; `kernel`: the
-        first of `sequence_kernels`, or None for `self.kernel`.
-        """
-        if kernel is None:
-            kernel = self.kernel
-        z = self.dropout_matmul(inputs, kernel, dropout_mask)
-        return ops.add(z, self.bias) if self.use_bias else z
-
-    def recurrent_part(self, h_tm1, dropout_mask=None, recurrent_kernel=None):
-        """What the gate pre-activations owe to the previous output: h U.
-
-        `dropout_mask`: the recurrent dropout mask(s), or None;
-        `recurrent_kernel`: the second of `sequence_kernels`, or None for
-        `self.recurrent_kernel`.
-        """
-        if recurrent_kernel is None:
-            recurrent_kernel = self.recurrent_kernel
-        return self.dropout_matmul(h_tm1, recurrent_kernel, dropout_mask)
-
-    def dropout_matmul(self, x, kernel, mask):
-        """`x @ kernel` with a dropout `mask` on `x`: None, one mask, or one
-        mask per gate (each multiplying the gate's block of `kernel`)."""
-        if mask is None:
-            return ops.matmul(x, kernel)
-        if isinstance(mask, (list, tuple)):
-            blocks = ops.split(kernel, len(self.gates), axis=1)
-            return ops.concatenate(
-                [
-                    ops.matmul(x * m, k)
-                    for m, k in zip(mask, blocks, strict=True)
-                ],
-                axis=-1,
-            )
-        return ops.matmul(x * mask, kernel)
-
-    def gate_inputs(self, z, extra_tm1):
-        """The pre-activations `z` (a list, one per gate) given the previous
-        step's extra states (`extra_state_sizes`); returned unchanged by
-        default. The list returned is the `z` that `carry`, `hidden` and
-        `next_extra_states` read: it may hold entries after the gates',
-        quantities of this step that need the previous extra states."""
-        return z
-
-    def carry(self, z, c_tm1):
-        """The new carry from the gates' pre-activations `z` (a list, one
-        `(batch, units)` tensor per gate, in `gates` order) and the previous
-        carry. Every variant defines it."""
-        raise VariantDefinitionError(
-            f"{type(self).__name__} must define `carry(self, z, c_tm1)`."
-        )
-
-    def hidden(self, z, c):
-        """The output from the pre-activations and the new carry (clipped by
-        `cell_clip`), before any projection. Every variant defines it."""
-        raise VariantDefinitionError(
-            f"{type(self).__name__} must define `hidden(self, z, c)`."
-        )
-
-    def next_extra_states(self, z, c_tm1, c):
-        """The extra states of this step (a list, one tensor per
-        `extra_state_sizes`), from the pre-activations, the previous and the
-        new carry. Defined by a variant with extra states."""
-        raise _missing_next_extra_states(self)
-
-    def _step(
-        self,
-        x_part,
-        states,
-        rec_dp_mask=None,
-        recurrent_kernel=None,
-        zoneout=(None, None),
-    ):
-        """One time step from the input part; returns `(h, new_states)`.
-        `recurrent_kernel`: the second of `sequence_kernels`; `zoneout`:
-        `_zoneout_keep`'s pair for this step."""
-        h_part = self.recurrent_part(states[0], rec_dp_mask, recurrent_kernel)
-        return self._finish_step(ops.add(x_part, h_part), states, zoneout)
-
-    def _finish_step(self, z, states, zoneout=(None, None)):
-        """The step from the summed pre-activations: `gate_inputs`, the
-        variant's `carry`, `cell_clip`, its `hidden`, the projection and
-        `projection_clip`, then zoneout, and the extra states."""
-        h_tm1, c_tm1, *extra_tm1 = states
-        z = ops.split(z, len(self.gates), axis=-1)
-        if extra_tm1:
-            z = list(self.gate_inputs(z, extra_tm1))
-        c = self.carry(z, c_tm1)
-        if self.cell_clip is not None:
-            c = ops.clip(c, -self.cell_clip, self.cell_clip)
-        h = self.hidden(z, c)
-        extra = list(self.next_extra_states(z, c_tm1, c)) if extra_tm1 else []
-        if self.projection_kernel is not None:
-            h = ops.matmul(h, self.projection_kernel)
-            if self.projection_clip is not None:
-                h = ops.clip(h, -self.projection_clip, self.projection_clip)
-        keep_h, keep_c = zoneout
-        if keep_h is not None:
-            h = _zoneout(keep_h, h_tm1, h)
-        if keep_c is not None:
-            c = _zoneout(keep_c, c_tm1, c)
-        return h, [h, c, *extra]
-
-    def _can_fuse(self, dp_mask, rec_dp_mask):
-        """Whether `_fused_step` computes this cell's step: the parts are the
-        base's, with at most one dropout mask per input."""
-        cls = type(self)
-        return (
-            cls.input_part is LSTMCellBase.input_part
-            and cls.recurrent_part is LSTMCellBase.recurrent_part
-            and cls.sequence_kernels is LSTMCellBase.sequence_kernels
-            and not isinstance(dp_mask, (list, tuple))
-            and not isinstance(rec_dp_mask, (list, tuple))
-        )
-
-    def _fused_step(
-        self,
-        fused_kernel,
-        x_t,
-        states,
-        dp_mask,
-        rec_mask,
-        zoneout=(None, None),
-    ):
-        """`_step` with one matmul: [x_t, h_{t-1}] @ [W; U] + b.
-
-        `fused_kernel` is `kernel` stacked on `recurrent_kernel`, made once
-        per sequence by the layer. Only where `_can_fuse`.
-        """
-        h_tm1 = states[0]
-        h_in = h_tm1 if rec_mask is None else h_tm1 * rec_mask
-        if dp_mask is not None:
-            x_t = x_t * dp_mask
-        z = ops.matmul(ops.concatenate([x_t, h_in], axis=-1), fused_kernel)
-        if self.use_bias:
-            z = ops.add(z, self.bias)
-        return self._finish_step(z, states, zoneout)
+    def state_sizes(self):
+        """`state_size` as a list, one int per state."""
+        size = self.state_size
+        return list(size) if isinstance(size, (list, tuple)) else [size]
 
     def state_names(self):
-        """`["h", "c"]`, then `extra_state_1`, ... for error messages."""
-        extra = len(self.state_size) - 2
-        return ["h", "c"] + [f"extra_state_{k + 1}" for k in range(extra)]
+        """The states' names, in order, for error messages: `["h"]` for one
+        state, else `state_1`, ...; a family with several names them."""
+        count = len(self.state_sizes())
+        return ["h"] if count == 1 else [f"state_{k + 1}" for k in range(count)]
 
-    def _checked_states(self, inputs, states):
-        return check_step(
-            self, inputs, states, self.state_size, self.state_names()
+    def call(self, inputs, states, training=False):
+        if not isinstance(states, (list, tuple)):
+            states = [states]
+        states = check_step(
+            self, inputs, states, self.state_sizes(), self.state_names()
+        )
+        return self.step(inputs, states, training=training)
+
+    def step(self, inputs, states, training=False):
+        """One time step: `(output, new_states)`. Every family defines it."""
+        raise VariantDefinitionError(
+            f"{type(self).__name__} must define "
+            "`step(self, inputs, states, training=False)`."
         )
 
     def get_initial_state(self, batch_size=None):
         return [
             ops.zeros((batch_size, size), dtype=self.compute_dtype)
-            for size in self.state_size
+            for size in self.state_sizes()
         ]
 
     def get_config(self):
-        """Every constructor argument, serialised, over `keras.Layer`'s; a
-        variant with arguments of its own adds them to this dict."""
-        return {
-            **super().get_config(),
-            "units": self.units,
-            "activation": activations.serialize(self.activation),
-            "recurrent_activation": activations.serialize(
-                self.recurrent_activation
-            ),
-            "use_bias": self.use_bias,
-            "kernel_initializer": initializers.serialize(
-                self.kernel_initializer
-            ),
-            "recurrent_initializer": initializers.serialize(
-                self.recurrent_initializer
-            ),
-            "bias_initializer": initializers.serialize(self.bias_initializer),
-            "unit_forget_bias": self.unit_forget_bias,
-            "kernel_regularizer": regularizers.serialize(
-                self.kernel_regularizer
-            ),
-            "recurrent_regularizer": regularizers.serialize(
-                self.recurrent_regularizer
-            ),
-            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
-            "kernel_constraint": constraints.serialize(self.kernel_constraint),
-            "recurrent_constraint": constraints.serialize(
-                self.recurrent_constraint
-            ),
-            "bias_constraint": constraints.serialize(self.bias_constraint),
-            "dropout": self.dropout,
-            "recurrent_dropout": self.recurrent_dropout,
-            "seed": self.seed,
-            "implementation": self.implementation,
-            "projection_units": self.projection_units,
-            "projection_initializer": initializers.serialize(
-                self.projection_initializer
-            ),
-            "projection_regularizer": regularizers.serialize(
-                self.projection_regularizer
-            ),
-            "projection_constraint": constraints.serialize(
-                self.projection_constraint
-            ),
-            "cell_clip": self.cell_clip,
-            "projection_clip": self.projection_clip,
-            "cell_zoneout": self.cell_zoneout,
-            "output_zoneout": self.output_zoneout,
-        }
-
-
-def _function_name(function):
-    return getattr(function, "__name__", repr(function))
-
-
-def _missing_next_extra_states(cell):
-    """The error of a variant that declares extra states without computing
-    them: raised at build, before any step."""
-    return VariantDefinitionError(
-        f"{type(cell).__name__} declares extra states "
-        f"{cell.extra_state_sizes()} and must define "
-        "`next_extra_states(self, z, c_tm1, c)`."
-    )
-
-
-def _check_variant_definition(cls):
-    """Names what a variant class lacks, when it is instantiated."""
-    gates = cls.gates
-    if (
-        not isinstance(gates, tuple)
-        or not gates
-        or not all(isinstance(g, str) and g for g in gates)
-        or len(set(gates)) != len(gates)
-    ):
-        raise VariantDefinitionError(
-            f"{cls.__name__} must set `gates` to a tuple of distinct gate "
-            "names, the order of the blocks of its kernels, e.g. "
-            f"gates = ('i', 'f', 'c', 'o'). Received: gates={gates!r}."
-        )
-    missing = [
-        f"`{name}{signature}`"
-        for name, signature in (("carry", "(self, z, c_tm1)"),
-                                ("hidden", "(self, z, c)"))
-        if getattr(cls, name) is getattr(LSTMCellBase, name)
-    ]
-    if missing:
-        raise VariantDefinitionError(
-            f"{cls.__name__} must define " + " and ".join(missing)
-            + ": the variant's equations (see `LSTMCellBase`)."
-        )
+        """Every constructor argument that the cell keeps under its own
+        name, serialised, over `keras.Layer`'s; a subclass whose argument is
+        kept otherwise adds it (`{**super().get_config(), ...}`)."""
+        config = super().get_config()
+        for name in type(self).argument_names():
+            if name in vars(self):
+                config[name] = config_value(vars(self)[name])
+        return config

@@ -1,13 +1,24 @@
-"""The layer that every variant's layer subclasses, and its loop over time.
+"""THE layer base: a `keras.layers.RNN` over one of the package's cells,
+with one hook through which a family runs a whole sequence at once.
 
-`LSTMLayerBase` is a `keras.layers.RNN` that builds its cell (a subclass of
-`LSTMCellBase`) from its own flat argument list, exactly as
-`keras.layers.LSTM` does; a variant layer only names its cell class. Its
-loop (`_sequence_loop`) knows nothing of any one variant: it computes the
-gate pre-activations as `LOOP_STRATEGY` says is fastest where it runs, and
-hands the rest of each step to the cell.
+`RNNLayerBase` builds its cell (`cell_class`) from its own flat argument
+list, as `keras.layers.LSTM` does, checks its inputs and initial state, and
+runs a sequence by one of two routes, `mode` deciding which:
+
+- the family's whole-sequence route (`whole_sequence`: a fused kernel, a
+  parallel scan, a parallel form), named by the family's `whole_sequence_mode`;
+- otherwise Keras's loop over time (`backend.rnn`: `lax.scan`,
+  `tf.while_loop`, a Python loop on torch), with the cell's step at each
+  (`loop_step` may prepare the step, as the LSTM family's loop strategies
+  do).
+
+`mode="auto"` is decided here and only here (`route`): the whole-sequence
+route where the family's measured table (`whole_sequence_from_steps`, in
+`_tuning.py`) says it pays for the sequence length, device and backend and
+the route can run the call; else the loop. A mode that names the route
+runs it or raises, naming the condition that failed. The base knows no
+family, no route and no feature.
 """
-
 
 import keras
 from keras import ops
@@ -20,135 +31,118 @@ from keras_lstm_variants._arguments import checked_flags
 from keras_lstm_variants._arguments import flat_layer_config
 from keras_lstm_variants._arguments import serializable
 from keras_lstm_variants._arguments import static_dim
-from keras_lstm_variants._cell import LSTMCellBase
-from keras_lstm_variants._fused import cudnn_problem
-from keras_lstm_variants._fused import fused_loop
-from keras_lstm_variants._fused import takes_cudnn
+from keras_lstm_variants._cell import RNNCellBase
 from keras_lstm_variants._keras_internal import backend_rnn
 from keras_lstm_variants._numerics import masked_outputs
-from keras_lstm_variants._tensorflow import in_xla_context
-from keras_lstm_variants._tuning import FUSED_KERNEL_LIMIT
-from keras_lstm_variants._tuning import LOOP_STRATEGY
-
-# The ways the loop computes the gate pre-activations (`_tuning.LOOP_STRATEGY`
-# says which runs where).
-LOOP_STRATEGIES = ("fused", "step", "hoist")
-
-
-def loop_context():
-    """How the loop being built now will run: "xla" (JAX, or TensorFlow
-    under XLA), "tensorflow" (its graph executor) or "torch"."""
-    backend = keras.backend.backend()
-    if backend == "jax" or backend == "tensorflow" and in_xla_context():
-        return "xla"
-    return backend
-
-
-def loop_strategy(fused_kernel_size):
-    """`LOOP_STRATEGY`'s choice for the loop being built now, for a cell
-    whose stacked kernel [W; U] has `fused_kernel_size` elements
-    (`FUSED_KERNEL_LIMIT`)."""
-    strategy = LOOP_STRATEGY.get(loop_context(), "step")
-    limit = FUSED_KERNEL_LIMIT.get(keras.backend.backend(), 0)
-    if strategy == "fused" and fused_kernel_size > limit:
-        return "step"
-    return strategy
-
-
+from keras_lstm_variants.backends import Declined
+from keras_lstm_variants.backends import on_accelerator
 
 
 @serializable
-class LSTMLayerBase(LayerArguments, keras.layers.RNN):
-    """The base of every layer: a `keras.layers.RNN` over a variant's cell.
+class RNNLayerBase(LayerArguments, keras.layers.RNN):
+    """The base of every layer: a `keras.layers.RNN` over a cell.
 
-    A variant's layer is a subclass that sets `cell_class`, its cell (a
-    subclass of `LSTMCellBase`), and nothing else: it takes the cell's
-    arguments flat beside those of `keras.layers.LSTM` (as that layer does),
-    exposes each cell argument as a read-only property, serialises them all
-    in a flat config, and runs the package's loop over time (masking,
-    `go_backwards`, `stateful`, `unroll`, dropout and zoneout, the loop
-    strategy measured fastest on each backend).
+    A layer is a subclass that sets `cell_class` (a subclass of
+    `RNNCellBase`); it takes the cell's arguments flat beside those of
+    `keras.layers.RNN`, exposes each cell argument as a read-only property
+    and serialises them all in a flat config. A family whose sequences can
+    run without Keras's loop also sets `whole_sequence_mode` (the name of
+    that route among `mode`'s values), `whole_sequence_description`,
+    `whole_sequence_from_steps` (per device, `"cpu"` or `"accelerator"`,
+    and backend: the number of steps from which `mode="auto"` takes the
+    route; None: never) and writes `whole_sequence`.
 
     Args:
         units: Positive integer, the cell's `units`.
-        **kwargs: Every argument of `cell_class` and of `LSTM`
+        mode: How a sequence runs: `"auto"` (the route measured faster,
+            where it can run), the family's `whole_sequence_mode`, or
+            `"step"` (Keras's loop). Defaults to `"auto"`.
+        **kwargs: Every argument of `cell_class` and of `keras.layers.RNN`
             (`return_sequences`, `return_state`, `go_backwards`, `stateful`,
-            `unroll`, `zero_output_for_mask`, `use_cudnn`,
-            `activity_regularizer`), and the base layer arguments.
-
-    Examples:
-        >>> import numpy as np
-        >>> from keras_lstm_variants import LSTMLayerBase, PeepholeLSTMCell
-        >>> class MyPeepholeLSTM(LSTMLayerBase):
-        ...     cell_class = PeepholeLSTMCell
-        >>> tuple(MyPeepholeLSTM(4)(np.ones((2, 10, 8), "float32")).shape)
-        (2, 4)
+            `unroll`, `zero_output_for_mask`, `activity_regularizer`), and
+            the base layer arguments.
     """
 
-    cell_class = LSTMCellBase
-    _loop_strategy = None  # None: LOOP_STRATEGY's choice; set by benchmarks
+    cell_class = None
+    whole_sequence_mode = None
+    whole_sequence_description = "the whole-sequence route"
+    whole_sequence_from_steps = {"cpu": {}, "accelerator": {}}
     # A function that a tool tracing the model (`litert.convert`) sets on a
     # layer while it traces: `hook(layer, sequences, initial_state, mask)`
     # returns the layer's outputs, or None for the layer's own call.
     call_hook = None
 
+    @classmethod
+    def modes(cls):
+        """`mode`'s values for this family."""
+        if cls.whole_sequence_mode is None:
+            return ("auto", "step")
+        return ("auto", cls.whole_sequence_mode, "step")
+
     def __init__(
         self,
         units,
+        mode="auto",
         return_sequences=False,
         return_state=False,
         go_backwards=False,
         stateful=False,
         unroll=False,
         zero_output_for_mask=False,
-        use_cudnn="auto",
         activity_regularizer=None,
         **kwargs,
     ):
-        if use_cudnn not in ("auto", True, False):
-            raise ValueError(
-                "Argument `use_cudnn` must be one of 'auto', True, False. "
-                f"Received: use_cudnn={use_cudnn!r}."
-            )
         if not (
             isinstance(self.cell_class, type)
-            and issubclass(self.cell_class, LSTMCellBase)
-            and self.cell_class is not LSTMCellBase
+            and issubclass(self.cell_class, RNNCellBase)
         ):
             raise VariantDefinitionError(
                 f"{type(self).__name__} must set `cell_class` to its cell, a "
-                "subclass of `LSTMCellBase`. Received: "
+                "subclass of `RNNCellBase`. Received: "
                 f"cell_class={self.cell_class!r}."
+            )
+        modes = self.modes()
+        if mode not in modes:
+            raise ValueError(
+                f"Argument `mode` must be one of {modes}: "
+                + (
+                    f"'{self.whole_sequence_mode}' runs "
+                    f"{self.whole_sequence_description}, "
+                    if self.whole_sequence_mode else ""
+                )
+                + "'step' Keras's loop, 'auto' the one measured faster for "
+                f"the sequence length. Received: mode={mode!r}."
             )
         flags = checked_flags(
             return_sequences=return_sequences, return_state=return_state,
             go_backwards=go_backwards, stateful=stateful, unroll=unroll,
             zero_output_for_mask=zero_output_for_mask,
         )
-        cell = self.make_cell(units, kwargs)
-        problem = cudnn_problem(cell) if use_cudnn is True else None
-        if problem is not None:
+        if unroll and mode == self.whole_sequence_mode:
             raise ValueError(
-                f"{type(self).__name__} cannot run cuDNN's LSTM kernel: "
-                f"{problem}. Received: use_cudnn=True; pass 'auto' or False."
+                "Argument `unroll` unrolls the step loop, which "
+                f"{self.mode_received(mode)} does not run. Received: "
+                f"unroll=True, {self.mode_received(mode)}."
             )
+        on_accelerator()  # known before any trace asks (`route`)
+        cell = self.make_cell(units, kwargs)
         super().__init__(
             cell,
             **flags,
             activity_regularizer=activity_regularizer,
             **kwargs,
         )
-        self.use_cudnn = use_cudnn
+        self.mode = mode
+
+    def mode_received(self, mode):
+        """How the user asked for `mode`, for error messages."""
+        return f"mode={mode!r}"
 
     def build(self, sequences_shape, initial_state_shape=None):
         check_input_shape(
             self, sequences_shape, ("batch", "timesteps", "features")
         )
         super().build(sequences_shape, initial_state_shape)
-        # cuDNN ops are not XLA-compatible: as keras.layers.LSTM does, keep
-        # `jit_compile="auto"` from compiling a model that will use them.
-        if keras.backend.backend() == "tensorflow" and takes_cudnn(self):
-            self.supports_jit = False
 
     def call(self, sequences, initial_state=None, mask=None, training=False):
         check_sequences(self, sequences, mask)
@@ -164,78 +158,100 @@ class LSTMLayerBase(LayerArguments, keras.layers.RNN):
             sequences, initial_state=initial_state, mask=mask, training=training
         )
 
+    def route(self, steps):
+        """The mode a sequence of `steps` steps (None: not known while
+        tracing) runs by here: `mode` itself, or for "auto" the family's
+        whole-sequence mode where its measured table (per device and
+        backend) says it pays, else "step"."""
+        if self.mode != "auto":
+            return self.mode
+        if self.whole_sequence_mode is None or steps is None or self.unroll:
+            return "step"
+        device = "accelerator" if on_accelerator() else "cpu"
+        threshold = self.whole_sequence_from_steps[device].get(
+            keras.backend.backend()
+        )
+        if threshold is not None and steps >= threshold:
+            return self.whole_sequence_mode
+        return "step"
+
     def inner_loop(self, sequences, initial_state, mask, training=False):
         if isinstance(mask, (list, tuple)):
             mask = mask[0]
-        outputs = fused_loop(self, sequences, initial_state, mask, training)
-        if outputs is not None:
-            return outputs
-        return self._sequence_loop(sequences, initial_state, mask, training)
+        initial_state = list(initial_state)
+        if self.go_backwards:
+            sequences = ops.flip(sequences, axis=1)
+            mask = None if mask is None else ops.flip(mask, axis=1)
+        if self.route(sequences.shape[1]) == self.whole_sequence_mode:
+            try:
+                return self.whole_sequence(
+                    sequences, initial_state, mask, training
+                )
+            except Declined as declined:
+                if self.mode != "auto":
+                    received = self.mode_received(self.mode)
+                    raise ValueError(
+                        f"{received}, but {self.whole_sequence_description} "
+                        f"cannot run this layer here: {declined}. Pass "
+                        f"{received.split('=')[0]}='auto' to fall back to "
+                        "the loop."
+                    ) from None
+        return self.loop(sequences, initial_state, mask, training)
 
-    def _sequence_loop(self, sequences, initial_state, mask, training):
-        """The portable loop over time, in `keras.ops` and `backend.rnn`.
+    def whole_sequence(self, sequences, initial_state, mask, training):
+        """`(last_output, outputs, states)` of the whole sequence without
+        Keras's loop, as the loop computes them (masks included), from
+        `sequences` already reversed for `go_backwards`; raises
+        `backends.Declined` with the reason where the route cannot run this
+        call. A family with `whole_sequence_mode` defines it."""
+        raise Declined(f"{type(self).__name__} has no whole-sequence route")
 
-        The data run time-major, so that each step reads one contiguous
-        `(batch, features)` slab; each step computes the gate
-        pre-activations as `LOOP_STRATEGY` says is fastest where the loop
-        runs, then the cell's `_finish_step`. Zoneout's draws for every step
-        are made here, before the loop, and travel with the inputs (a loop
-        body that drew them would hold random state, which JAX's `lax.scan`
-        cannot).
-        """
+    def loop_step(self, inputs, initial_state, training):
+        """`(inputs, step)` for Keras's loop: the time-major inputs, which a
+        family may transform before the loop (as the LSTM's loop strategies
+        do), and `step(x_t, states) -> (output, new_states)`. By default the
+        inputs as they are, and the cell's call."""
         cell = self.cell
-        dp_mask = rec_dp_mask = None
-        if training and 0.0 < cell.dropout < 1.0:
-            dp_mask = cell.get_dropout_mask(sequences[:, 0, :])
-        if training and 0.0 < cell.recurrent_dropout < 1.0:
-            rec_dp_mask = cell.get_recurrent_dropout_mask(initial_state[0])
+
+        def step(x_t, states):
+            return cell(x_t, states, training=training)
+
+        return inputs, step
+
+    def loop(self, sequences, initial_state, mask, training):
+        """Keras's loop over time, time-major (each step reads one
+        contiguous `(batch, features)` slab), then Keras's masking
+        semantics on every backend (`masked_outputs`)."""
+        cell = self.cell
         inputs = ops.transpose(sequences, (1, 0, 2))
         if mask is not None:
             mask = ops.transpose(mask, (1, 0))
-        if self.go_backwards:
-            # Reversed here rather than by the backend: the torch backend's
-            # unrolled loop fails on a reversed mask (Keras 3.15).
-            inputs = ops.flip(inputs, axis=0)
-            mask = None if mask is None else ops.flip(mask, axis=0)
-        kernel_rows = cell.kernel.shape[0] + cell.recurrent_kernel.shape[0]
-        strategy = self._loop_strategy or loop_strategy(
-            kernel_rows * cell.kernel.shape[1]
-        )
-        if strategy == "fused" and not cell._can_fuse(dp_mask, rec_dp_mask):
-            strategy = "step"
-        if strategy == "fused":
-            fused_kernel = ops.concatenate(
-                [cell.kernel, cell.recurrent_kernel], axis=0
-            )
-        else:
-            kernel, recurrent_kernel = cell.sequence_kernels(
-                dp_mask, rec_dp_mask
-            )
-        if strategy == "hoist":
-            inputs = cell.input_part(inputs, dp_mask, kernel)
-        inputs, split_zoneout = _with_zoneout_draws(
-            cell, inputs, training, ops.shape(sequences)[0]
-        )
+        inputs, cell_step = self.loop_step(inputs, initial_state, training)
         copy_states = keras.backend.backend() == "torch" and self.stateful
+        # JAX's masked loop repeats states[0] as the previous output: a cell
+        # whose output is not its first state carries it as one more here.
+        carry_output = mask is not None and not getattr(
+            cell, "output_is_first_state", True
+        )
 
         def step(x_t, states):
             if copy_states:  # torch autograd forbids in-place updates
                 states = [ops.copy(state) for state in states]
-            x_t, zoneout = split_zoneout(x_t)
-            if strategy == "fused":
-                return cell._fused_step(
-                    fused_kernel, x_t, states, dp_mask, rec_dp_mask, zoneout
-                )
-            if strategy == "step":
-                x_t = cell.input_part(x_t, dp_mask, kernel)
-            return cell._step(
-                x_t, states, rec_dp_mask, recurrent_kernel, zoneout
-            )
+            if not carry_output:
+                return cell_step(x_t, states)
+            output, states = cell_step(x_t, states[1:])
+            return output, [output, *states]
 
+        if carry_output:
+            h0 = ops.zeros(
+                (ops.shape(sequences)[0], cell.output_size),
+                dtype=cell.compute_dtype,
+            )
+            initial_state = [h0, *initial_state]
         last_output, outputs, states = backend_rnn(
             step,
             inputs,
-            list(initial_state),
+            initial_state,
             go_backwards=False,
             mask=mask,
             unroll=self.unroll,
@@ -244,6 +260,8 @@ class LSTMLayerBase(LayerArguments, keras.layers.RNN):
             zero_output_for_mask=self.zero_output_for_mask,
             return_all_outputs=self.return_sequences,
         )
+        if carry_output:
+            states = states[1:]
         if mask is not None:
             last_output, outputs = masked_outputs(
                 mask, last_output, outputs, self.return_sequences,
@@ -252,71 +270,44 @@ class LSTMLayerBase(LayerArguments, keras.layers.RNN):
         return last_output, ops.transpose(outputs, (1, 0, 2)), states
 
     def _checked_initial_state(self, sequences, initial_state):
+        """The states as a list, each checked against the cell's
+        `state_size` and named by its `state_names()`."""
         states = (
             list(initial_state)
             if isinstance(initial_state, (list, tuple))
             else [initial_state]
         )
+        sizes = self.cell.state_sizes()
         names = self.cell.state_names()
-        if len(states) != len(self.state_size):
-            raise ValueError(
-                f"{type(self).__name__} expects `initial_state` to be a list "
-                f"of {len(self.state_size)} tensors [{', '.join(names)}]. "
-                f"Received: {len(states)} tensor(s)."
-            )
         batch = static_dim(sequences.shape, 0)
-        for name, state, size in zip(
-            names, states, self.state_size, strict=True
-        ):
+        expected = ", ".join(
+            f"{name} of shape ({batch}, {size})"
+            for name, size in zip(names, sizes, strict=True)
+        )
+        count = "one tensor" if len(sizes) == 1 else f"{len(sizes)} tensors"
+        wrong = None
+        if len(states) != len(sizes):
+            wrong = f"{len(states)} tensor(s)"
+        for name, state, size in zip(names, states, sizes, strict=False):
             shape = tuple(ops.shape(state))
-            if (
+            if wrong is None and (
                 len(shape) != 2
                 or shape[1] != size
                 or None not in (batch, shape[0]) and shape[0] != batch
             ):
-                raise ValueError(
-                    f"{type(self).__name__} expects each `initial_state` "
-                    f"tensor to have shape ({batch}, {size}). "
-                    f"Received: {name}.shape={shape}."
-                )
+                wrong = f"{name}.shape={shape}"
+        if wrong is not None:
+            raise ValueError(
+                f"{type(self).__name__} expects `initial_state` to be "
+                f"{count}: {expected}. Received: {wrong}."
+            )
         return states
 
     def get_config(self):
         return flat_layer_config(
-            self, super().get_config(), use_cudnn=self.use_cudnn
+            self, super().get_config(), **self.own_config()
         )
 
-
-
-def _with_zoneout_draws(cell, inputs, training, batch_size):
-    """`inputs` (time-major) with zoneout's per-step draws appended to each
-    step's features, and the function that splits a step's slab back into
-    `(x_t, (keep_h, keep_c))`. At inference, or without zoneout, the inputs
-    are unchanged and the pair holds the rates (or None)."""
-    keep = cell._zoneout_keep(
-        batch_size, training, cell.seed_generator, steps=ops.shape(inputs)[0]
-    )
-    draws = [k for k in keep if k is not None and not isinstance(k, float)]
-    if not draws:
-        return inputs, lambda x_t: (x_t, keep)
-    width = inputs.shape[-1]
-    inputs = ops.concatenate(
-        [inputs] + [ops.cast(d, inputs.dtype) for d in draws], axis=-1
-    )
-    sizes = [cell.output_size, cell.units]
-
-    def split(x_t):
-        pair, start = [], width
-        for k, size in zip(keep, sizes, strict=True):
-            if k is None or isinstance(k, float):
-                pair.append(k)
-            else:
-                pair.append(x_t[:, start:start + size])
-                start += size
-        return x_t[:, :width], tuple(pair)
-
-    return inputs, split
-
-
-
-
+    def own_config(self):
+        """The layer's own arguments beside the cell's and the RNN's."""
+        return {"mode": self.mode}

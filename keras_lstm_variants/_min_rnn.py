@@ -5,63 +5,46 @@ follows a linear recurrence $h_t = a_t \odot h_{t-1} + b_t$ whose
 coefficients $a_t \in (0, 1)$, $b_t > 0$ are known for every step before
 the recurrence runs. `MinRNNCellBase` holds what the cells share (one
 kernel, dropout on the input, the config) and runs one step of it, as any
-Keras cell; `MinRNNLayerBase` runs a whole sequence either by that step in
-Keras's loop ("step") or as one parallel scan over time in log space
-("scan"), whichever `SCAN_FROM_STEPS` says is faster for the sequence
-length, device and backend (the two routes are `_parallel_rnn.py`'s,
-shared with mLSTM). A cell is a subclass that names its gates and writes
-its coefficients twice: `coefficients` (linear, for the step) and
+Keras cell (the cell base, `_cell.RNNCellBase`, with this recipe);
+`MinRNNLayerBase` (the layer base with the scan as its whole-sequence
+route) runs a whole sequence either by that step in Keras's loop ("step")
+or as one parallel scan over time in log space ("scan"), whichever
+`SCAN_FROM_STEPS` says is faster for the sequence length, device and
+backend. A cell is a subclass that names its gates and writes its
+coefficients twice: `coefficients` (linear, for the step) and
 `log_coefficients` (for the scan).
 
 The state is `h` alone: these cells have no carry `c` and no recurrent
-kernel, and so do not fit `LSTMCellBase` ([h, c], x W + h U).
+kernel.
 """
 
-import keras
-from keras import constraints
-from keras import initializers
 from keras import ops
-from keras import regularizers
 
-from keras_lstm_variants._arguments import CellArguments
 from keras_lstm_variants._arguments import VariantDefinitionError
-from keras_lstm_variants._arguments import check_bool
-from keras_lstm_variants._arguments import check_input_shape
-from keras_lstm_variants._arguments import check_positive_int
-from keras_lstm_variants._arguments import check_rate
-from keras_lstm_variants._arguments import check_step
-from keras_lstm_variants._arguments import checked_initializer
-from keras_lstm_variants._keras_internal import DropoutRNNCell
+from keras_lstm_variants._cell import INPUT_ONLY
+from keras_lstm_variants._cell import NO_PROJECTION
+from keras_lstm_variants._cell import RNNCellBase
+from keras_lstm_variants._layer import RNNLayerBase
 from keras_lstm_variants._numerics import LOG_ZERO
+from keras_lstm_variants._numerics import masked_outputs
 from keras_lstm_variants._numerics import wide_dtype
-from keras_lstm_variants._parallel_rnn import ParallelRNNLayerBase
-from keras_lstm_variants._parallel_rnn import check_meaningful
-from keras_lstm_variants._parallel_rnn import on_accelerator  # noqa: F401
 from keras_lstm_variants._tuning import SCAN_FROM_STEPS
+from keras_lstm_variants.backends import Declined
 
 # Arguments of keras.layers.LSTM/GRU (and of this package's LSTM cells) that
 # a minimal RNN has no use for, with the reason the error gives.
-_MEANINGLESS = {
-    "recurrent_dropout": "there is no recurrent matmul to drop from (the "
-    "gates read only x_t)",
-    "recurrent_initializer": "there is no recurrent kernel",
-    "recurrent_regularizer": "there is no recurrent kernel",
-    "recurrent_constraint": "there is no recurrent kernel",
+_REFUSED = {
+    **INPUT_ONLY,
+    **NO_PROJECTION,
     "activation": "the candidate's activation is g(x), fixed: the scan in "
     "log space needs a positive candidate",
     "recurrent_activation": "the gates are sigmoids, fixed: the scan "
     "computes them in log space",
     "unit_forget_bias": "MinLSTM's forget-gate bias is `forget_bias` (a "
     "number); MinGRU has no forget gate",
-    "implementation": "there is one dropout mask, on the input",
-    "reset_after": "there is no reset gate",
     "use_cudnn": "cuDNN has no minimal RNN kernel",
     "projection_units": "the output is the state h (put a Dense after the "
     "layer, as the paper's block does)",
-    "projection_initializer": "there is no projection",
-    "projection_regularizer": "there is no projection",
-    "projection_constraint": "there is no projection",
-    "projection_clip": "there is no projection",
     "cell_clip": "there is no carry to clip",
     "cell_zoneout": "there is no carry",
     "output_zoneout": "zoneout would make the recurrence non-linear in its "
@@ -111,7 +94,7 @@ def log_space_scan(log_a, log_b, h0, axis=1):
 
 
 
-class MinRNNCellBase(CellArguments, keras.Layer, DropoutRNNCell):
+class MinRNNCellBase(RNNCellBase):
     r"""The base of `MinLSTMCell` and `MinGRUCell`: one linear recurrence.
 
     A subclass sets `gates` (the names of the blocks of `kernel` and `bias`,
@@ -123,68 +106,28 @@ class MinRNNCellBase(CellArguments, keras.Layer, DropoutRNNCell):
     """
 
     gates = None
+    refused_arguments = _REFUSED
 
-    def __init__(
-        self,
-        units,
-        use_bias=True,
-        kernel_initializer="glorot_uniform",
-        bias_initializer="zeros",
-        kernel_regularizer=None,
-        bias_regularizer=None,
-        kernel_constraint=None,
-        bias_constraint=None,
-        dropout=0.0,
-        seed=None,
-        **kwargs,
-    ):
-        check_meaningful(type(self), kwargs, _MEANINGLESS)
-        if not self.gates:
+    def __init__(self, units, **kwargs):
+        super().__init__(units, **kwargs)
+        self.state_size = self.units
+        self.output_size = self.units
+
+    @classmethod
+    def check_definition(cls):
+        if not cls.gates:
             raise VariantDefinitionError(
-                f"{type(self).__name__} must set `gates`, the names of its "
-                "kernel blocks."
+                f"{cls.__name__} must set `gates`, the names of its kernel "
+                "blocks."
             )
-        units = check_positive_int("units", units)
-        dropout = check_rate("dropout", dropout)
-        super().__init__(**kwargs)
-        self.units = units
-        self.use_bias = check_bool("use_bias", use_bias)
-        self.kernel_initializer = checked_initializer(
-            "kernel_initializer", kernel_initializer
-        )
-        self.bias_initializer = checked_initializer(
-            "bias_initializer", bias_initializer
-        )
-        self.kernel_regularizer = regularizers.get(kernel_regularizer)
-        self.bias_regularizer = regularizers.get(bias_regularizer)
-        self.kernel_constraint = constraints.get(kernel_constraint)
-        self.bias_constraint = constraints.get(bias_constraint)
-        self.dropout = dropout
-        self.recurrent_dropout = 0.0  # read by Keras's DropoutRNNCell
-        self.seed = seed
-        self.seed_generator = keras.random.SeedGenerator(seed=seed)
-        self.state_size = units
-        self.output_size = units
 
     def build(self, input_shape):
-        check_input_shape(self, input_shape)
+        super().build(input_shape)
         width = len(self.gates) * self.units
-        self.kernel = self.add_weight(
-            shape=(input_shape[-1], width),
-            name="kernel",
-            initializer=self.kernel_initializer,
-            regularizer=self.kernel_regularizer,
-            constraint=self.kernel_constraint,
-        )
-        self.bias = None
-        if self.use_bias:
-            self.bias = self.add_weight(
-                shape=(width,),
-                name="bias",
-                initializer=self.initial_bias,
-                regularizer=self.bias_regularizer,
-                constraint=self.bias_constraint,
-            )
+        self.kernel = self.add_kernel(input_shape[-1], width)
+        self.bias = self.add_bias(width, self.initial_bias) if (
+            self.use_bias
+        ) else None
 
     def initial_bias(self, shape, dtype=None):
         """`bias_initializer`'s values; a cell adds its gates' offsets."""
@@ -208,42 +151,18 @@ class MinRNNCellBase(CellArguments, keras.Layer, DropoutRNNCell):
         """`(log a, log b)`, computed in log space from `z`."""
         raise NotImplementedError
 
-    def call(self, inputs, states, training=False):
-        states = states if isinstance(states, (list, tuple)) else [states]
-        (h_tm1,) = check_step(self, inputs, states, [self.units], ["h"])
-        if training and 0.0 < self.dropout < 1.0:
-            inputs = inputs * self.get_dropout_mask(inputs)
-        a, b = self.coefficients(self.preactivations(inputs))
+    def step(self, inputs, states, training=False):
+        (h_tm1,) = states
+        a, b = self.coefficients(
+            self.preactivations(self.dropped(inputs, training))
+        )
         h = ops.cast(a * ops.cast(h_tm1, a.dtype) + b, self.compute_dtype)
         return h, [h]
 
-    def get_initial_state(self, batch_size=None):
-        return [ops.zeros((batch_size, self.units), dtype=self.compute_dtype)]
 
-    def get_config(self):
-        return {
-            **super().get_config(),
-            "units": self.units,
-            "use_bias": self.use_bias,
-            "kernel_initializer": initializers.serialize(
-                self.kernel_initializer
-            ),
-            "bias_initializer": initializers.serialize(self.bias_initializer),
-            "kernel_regularizer": regularizers.serialize(
-                self.kernel_regularizer
-            ),
-            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
-            "kernel_constraint": constraints.serialize(self.kernel_constraint),
-            "bias_constraint": constraints.serialize(self.bias_constraint),
-            "dropout": self.dropout,
-            "seed": self.seed,
-        }
-
-
-
-class MinRNNLayerBase(ParallelRNNLayerBase):
-    """The base of `MinLSTM` and `MinGRU`: a `keras.layers.RNN` over the
-    cell, with a parallel scan (`mode="scan"`) beside Keras's loop.
+class MinRNNLayerBase(RNNLayerBase):
+    """The base of `MinLSTM` and `MinGRU`: the layer base, with a parallel
+    scan (`mode="scan"`) beside Keras's loop.
 
     A layer is a subclass that sets `cell_class`; it takes the cell's
     arguments flat, as `keras.layers.GRU` does, exposes them as read-only
@@ -251,32 +170,34 @@ class MinRNNLayerBase(ParallelRNNLayerBase):
     """
 
     cell_class = MinRNNCellBase
-    parallel_mode = "scan"
-    parallel_description = "the parallel scan"
-    parallel_from_steps = SCAN_FROM_STEPS
-    meaningless = _MEANINGLESS
+    whole_sequence_mode = "scan"
+    whole_sequence_description = "the parallel scan"
+    whole_sequence_from_steps = SCAN_FROM_STEPS
 
-    def parallel(self, sequences, initial_state, mask, training):
+    def whole_sequence(self, sequences, initial_state, mask, training):
         """The whole sequence at once: x W for every step in one matmul, the
         coefficients in log space, then `log_space_scan`; a masked step
         keeps h (a = 1, b = 0)."""
         cell = self.cell
         if sequences.shape[1] is None:
-            raise ValueError(
-                f"{type(self).__name__} with mode='scan' needs the number of "
-                "steps known when it is traced (TensorFlow's associative "
-                "scan does). Received: inputs.shape="
-                f"{tuple(sequences.shape)}; give the input a fixed length, "
-                "or pass mode='auto' (which then runs the step loop)."
+            raise Declined(
+                "the scan needs the number of steps known when it is traced "
+                "(TensorFlow's associative scan does). Received: "
+                f"inputs.shape={tuple(sequences.shape)}; give the input a "
+                "fixed length"
             )
-        if training and 0.0 < cell.dropout < 1.0:
-            dropout_mask = cell.get_dropout_mask(sequences[:, 0, :])
-            sequences = sequences * ops.expand_dims(dropout_mask, 1)
-        log_a, log_b = cell.log_coefficients(cell.preactivations(sequences))
+        z = cell.preactivations(cell.dropped(sequences, training))
+        log_a, log_b = cell.log_coefficients(z)
         if mask is not None:
             step_on = ops.expand_dims(ops.cast(mask, "bool"), -1)
             log_a = ops.where(step_on, log_a, ops.zeros_like(log_a))
             log_b = ops.where(step_on, log_b, ops.full_like(log_b, LOG_ZERO))
         h0 = ops.cast(initial_state[0], log_a.dtype)
         h = ops.cast(log_space_scan(log_a, log_b, h0), cell.compute_dtype)
-        return h[:, -1], h, [h[:, -1]]
+        last_output, outputs = h[:, -1], h
+        if mask is not None:
+            last_output, outputs = masked_outputs(
+                mask, last_output, outputs, self.return_sequences,
+                self.zero_output_for_mask, time_axis=1,
+            )
+        return last_output, outputs, [h[:, -1]]

@@ -9,21 +9,22 @@ dictionaries in place.
 """
 
 # How the LSTM family's loop computes the gate pre-activations, per way
-# the loop runs: "xla" is any loop XLA compiles (JAX always, TensorFlow
-# under jit_compile=True), "tensorflow" TensorFlow's graph executor,
-# "torch" eager PyTorch. "fused": one [x_t, h_{t-1}] @ [W; U] matmul per
-# step; "step": x_t W and h_{t-1} U per step, as keras.layers.LSTMCell;
-# "hoist": x W for all steps before the loop (`_layer.LOOP_STRATEGIES`).
+# the loop runs (`backends.loop_context`): "xla" is any loop XLA compiles
+# (JAX always, TensorFlow under jit_compile=True), "tensorflow" TensorFlow's
+# graph executor, "torch" eager PyTorch; elsewhere "step". "stacked": one
+# [x_t, h_{t-1}] @ [W; U] matmul per step; "step": x_t W and h_{t-1} U per
+# step, as keras.layers.LSTMCell; "hoist": x W for all steps before the
+# loop (`_lstm_layer.LOOP_STRATEGIES`).
 # RESULTS.md, "What was tried (the loop strategies)"
 # (benchmarks/bench_layers.py --ablation).
-LOOP_STRATEGY = {"xla": "fused", "tensorflow": "step", "torch": "step"}
+LOOP_STRATEGY = {"xla": "stacked", "tensorflow": "step", "torch": "step"}
 
-# Under XLA, "fused" only while the stacked kernel [W; U] has at most this
-# many elements, per backend (the XLA of jaxlib and of TensorFlow differ);
-# past it the two matmuls of "step" train faster.
+# Under XLA, "stacked" only while the stacked kernel [W; U] has at most
+# this many elements, per backend (the XLA of jaxlib and of TensorFlow
+# differ); past it the two matmuls of "step" train faster.
 # RESULTS.md, "What was tried (the loop strategies)", and
 # benchmarks/results/ablation/strategies.md.
-FUSED_KERNEL_LIMIT = {"jax": 2**18, "tensorflow": 2**20}
+STACKED_KERNEL_LIMIT = {"jax": 2**18, "tensorflow": 2**20}
 
 # LayerNormLSTM: whether the loop centres the kernels once per sequence
 # (its normalisations of x W and h U then only scale) or centres the
@@ -33,11 +34,18 @@ FUSED_KERNEL_LIMIT = {"jax": 2**18, "tensorflow": 2**20}
 # RESULTS.md, "Centred kernels" (benchmarks/profile_layer_norm.py).
 CENTRE_KERNELS = {"xla": True, "tensorflow": False, "torch": True}
 
-# On PyTorch and a CPU, whether the layers with a standard LSTM form run
-# PyTorch's native LSTM op (on a GPU they always do).
-# RESULTS.md, "PyTorch's native LSTM op on CPU"
-# (benchmarks/results/torch_native/all_shapes.md).
-TORCH_NATIVE_ON_CPU = True
+# The LSTM layers (use_cudnn="auto"): the fused kernel of their standard
+# form from this many steps on (None: never), per device and backend; the
+# kernel itself may still decline a call (`backends`). On a CPU: PyTorch's
+# native LSTM op, RESULTS.md, "PyTorch's native LSTM op on CPU"
+# (benchmarks/results/torch_native/all_shapes.md); OpenVINO's LSTM sequence
+# op, RESULTS.md, "OpenVINO" (benchmarks/bench_openvino.py); cuDNN runs on
+# an NVIDIA GPU only, and NumPy has no kernel. On an accelerator, the kernel
+# wherever it runs, as keras.layers.LSTM takes cuDNN.
+FUSED_FROM_STEPS = {
+    "cpu": {"jax": None, "tensorflow": None, "torch": 1, "openvino": 1},
+    "accelerator": {"jax": 1, "tensorflow": 1, "torch": 1},
+}
 
 # MinLSTM, MinGRU: mode="auto" runs the parallel scan from this many steps
 # on, the step loop below it (None: never), per device and backend. CPU:

@@ -4,9 +4,9 @@ from keras import ops
 
 from keras_lstm_variants._arguments import check_bool
 from keras_lstm_variants._arguments import serializable
-from keras_lstm_variants._cell import LSTMCellBase
-from keras_lstm_variants._cell import StandardLSTMForm
-from keras_lstm_variants._layer import LSTMLayerBase
+from keras_lstm_variants._lstm import LSTMCellBase
+from keras_lstm_variants._lstm_layer import LSTMLayerBase
+from keras_lstm_variants._standard_form import StandardLSTMForm
 from keras_lstm_variants.peephole_lstm import PeepholeWeights
 
 
@@ -147,13 +147,6 @@ class CoupledLSTMCell(PeepholeWeights, LSTMCellBase):
         if self.use_peepholes:
             z_o = z_o + self.output_gate_peephole_weights * c
         return self.recurrent_activation(z_o) * self.activation(c)
-
-    def get_config(self):
-        return {
-            **super().get_config(),
-            "use_peepholes": self.use_peepholes,
-            **self._peephole_config(),
-        }
 
 
 @serializable

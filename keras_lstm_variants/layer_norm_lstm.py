@@ -6,11 +6,11 @@ from keras import initializers
 from keras import ops
 from keras import regularizers
 
+from keras_lstm_variants import backends
 from keras_lstm_variants._arguments import check_bool
 from keras_lstm_variants._arguments import serializable
-from keras_lstm_variants._cell import LSTMCellBase
-from keras_lstm_variants._layer import LSTMLayerBase
-from keras_lstm_variants._layer import loop_context
+from keras_lstm_variants._lstm import LSTMCellBase
+from keras_lstm_variants._lstm_layer import LSTMLayerBase
 from keras_lstm_variants._numerics import wide_dtype
 from keras_lstm_variants._tuning import CENTRE_KERNELS
 
@@ -63,16 +63,8 @@ def _normalization(epsilon, fast, centred=False):
     def backward(g, x_hat, inv_std):
         return _normalization_gradient(g, x_hat, inv_std, centred)
 
-    backend = keras.backend.backend()
-    if fast and backend == "jax":
-        from keras_lstm_variants._jax import with_gradient
-
-        return with_gradient(forward, backward)
-    if fast and backend == "tensorflow":
-        from keras_lstm_variants._tensorflow import with_gradient
-
-        return with_gradient(forward, backward)
-    return lambda a: forward(a)[0]
+    function = backends.with_gradient(forward, backward) if fast else None
+    return function or (lambda a: forward(a)[0])
 
 
 def _centred_kernel(kernel, dtype):
@@ -221,7 +213,7 @@ class LayerNormLSTMCell(LSTMCellBase):
                 setattr(self, f"{norm}_{part}", weight)
 
     # Whether normalisations use the backend's hand-written gradient
-    # (_jax.py, _tensorflow.py); False: autodiff of the portable forward.
+    # (`backends.with_gradient`); False: autodiff of the portable forward.
     _fast_normalization = True
     # Whether a layer centres the kernels; None: `CENTRE_KERNELS`'s choice
     # (set by benchmarks and tests).
@@ -243,7 +235,7 @@ class LayerNormLSTMCell(LSTMCellBase):
         # per gate (`_centres`).
         centre = self._centre_kernels
         if centre is None:
-            centre = CENTRE_KERNELS.get(loop_context(), False)
+            centre = CENTRE_KERNELS.get(backends.loop_context(), False)
         if not centre:
             return None, None
         return tuple(
@@ -293,31 +285,6 @@ class LayerNormLSTMCell(LSTMCellBase):
         if not self.carry_normalized_state:
             c = self._layer_norm(c, "state_norm")
         return self.recurrent_activation(z[3]) * self.activation(c)
-
-    def get_config(self):
-        return {
-            **super().get_config(),
-            "norm_epsilon": self.norm_epsilon,
-            "norm_gamma_initializer": initializers.serialize(
-                self.norm_gamma_initializer
-            ),
-            "norm_beta_initializer": initializers.serialize(
-                self.norm_beta_initializer
-            ),
-            "norm_gamma_regularizer": regularizers.serialize(
-                self.norm_gamma_regularizer
-            ),
-            "norm_beta_regularizer": regularizers.serialize(
-                self.norm_beta_regularizer
-            ),
-            "norm_gamma_constraint": constraints.serialize(
-                self.norm_gamma_constraint
-            ),
-            "norm_beta_constraint": constraints.serialize(
-                self.norm_beta_constraint
-            ),
-            "carry_normalized_state": self.carry_normalized_state,
-        }
 
 
 @serializable

@@ -1,9 +1,9 @@
 """The standard LSTM, numerically identical to `keras.layers.LSTM`."""
 
 from keras_lstm_variants._arguments import serializable
-from keras_lstm_variants._cell import LSTMCellBase
-from keras_lstm_variants._cell import StandardLSTMForm
-from keras_lstm_variants._layer import LSTMLayerBase
+from keras_lstm_variants._lstm import LSTMCellBase
+from keras_lstm_variants._lstm_layer import LSTMLayerBase
+from keras_lstm_variants._standard_form import StandardLSTMForm
 
 
 @serializable

@@ -137,13 +137,6 @@ class MinLSTMCell(MinRNNCellBase):
         """d = log i - log f = softplus(-z_f) - softplus(-z_i)."""
         return ops.softplus(-z["f"]) - ops.softplus(-z["i"])
 
-    def get_config(self):
-        return {
-            **super().get_config(),
-            "normalize_gates": self.normalize_gates,
-            "forget_bias": self.forget_bias,
-        }
-
 
 @serializable
 class MinLSTM(MinRNNLayerBase):

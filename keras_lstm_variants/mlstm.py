@@ -11,27 +11,21 @@ included.
 
 import math
 
-import keras
 import numpy as np
-from keras import constraints
 from keras import initializers
 from keras import ops
-from keras import regularizers
 
-from keras_lstm_variants._arguments import CellArguments
-from keras_lstm_variants._arguments import check_bool
-from keras_lstm_variants._arguments import check_input_shape
 from keras_lstm_variants._arguments import check_positive_int
-from keras_lstm_variants._arguments import check_rate
-from keras_lstm_variants._arguments import check_step
 from keras_lstm_variants._arguments import checked_initializer as _initializer
 from keras_lstm_variants._arguments import serializable
-from keras_lstm_variants._keras_internal import DropoutRNNCell
+from keras_lstm_variants._cell import INPUT_ONLY
+from keras_lstm_variants._cell import NO_PROJECTION
+from keras_lstm_variants._cell import RNNCellBase
+from keras_lstm_variants._layer import RNNLayerBase
 from keras_lstm_variants._numerics import LOG_ZERO
 from keras_lstm_variants._numerics import log_sigmoid
+from keras_lstm_variants._numerics import masked_outputs
 from keras_lstm_variants._numerics import wide_dtype
-from keras_lstm_variants._parallel_rnn import ParallelRNNLayerBase
-from keras_lstm_variants._parallel_rnn import check_meaningful
 from keras_lstm_variants._tuning import PARALLEL_FROM_STEPS
 
 # The official code's epsilon, added to the normaliser max(|n^T q|, e^-m).
@@ -43,27 +37,18 @@ EPSILON = 1e-6
 # linearly spaced from 3 to 6 over the heads.
 XLSTM_GATE_BIAS = "xlstm"
 
-_MEANINGLESS = {
-    "recurrent_dropout": "there is no recurrent matmul to drop from (q, k, "
-    "v and the gates read only x_t)",
-    "recurrent_initializer": "there is no recurrent kernel",
-    "recurrent_regularizer": "there is no recurrent kernel",
-    "recurrent_constraint": "there is no recurrent kernel",
+_REFUSED = {
+    **INPUT_ONLY,
+    **NO_PROJECTION,
     "activation": "the memory is linear in v: there is no candidate "
     "activation",
     "recurrent_activation": "the gates are fixed by the stabilised form "
     "(exponential input gate, sigmoid forget gate and output gate)",
     "unit_forget_bias": "the forget gate's bias is "
     "`gate_bias_initializer`'s ('xlstm': 3 ... 6 over the heads)",
-    "implementation": "there is one dropout mask, on the input",
-    "reset_after": "there is no reset gate",
     "use_cudnn": "cuDNN has no mLSTM kernel",
     "projection_units": "the output is h (put a Dense after the layer, as "
     "the paper's block does)",
-    "projection_initializer": "there is no projection",
-    "projection_regularizer": "there is no projection",
-    "projection_constraint": "there is no projection",
-    "projection_clip": "there is no projection",
     "cell_clip": "the memory is kept in range by the stabiliser m",
     "cell_zoneout": "zoneout would make the memory's update non-linear, "
     "which the parallel form cannot run",
@@ -148,7 +133,7 @@ def mlstm_parallel(q, k, v, i_pre, log_f, C0, n0, m0):
 
 
 @serializable
-class MLSTMCell(CellArguments, keras.Layer, DropoutRNNCell):
+class MLSTMCell(RNNCellBase):
     r"""Cell of xLSTM's mLSTM: a matrix memory per head, exponential gating.
 
     Per head (of `num_heads`, each of size $d$ = `units / num_heads`), from
@@ -250,8 +235,8 @@ class MLSTMCell(CellArguments, keras.Layer, DropoutRNNCell):
           Memory", NeurIPS 2024, arXiv:2405.04517.
     """
 
-    state_names = ("C", "n", "m")
     output_is_first_state = False
+    refused_arguments = _REFUSED
 
     def __init__(
         self,
@@ -270,7 +255,6 @@ class MLSTMCell(CellArguments, keras.Layer, DropoutRNNCell):
         seed=None,
         **kwargs,
     ):
-        check_meaningful(type(self), kwargs, _MEANINGLESS)
         units = check_positive_int("units", units)
         num_heads = check_positive_int("num_heads", num_heads)
         if units % num_heads:
@@ -279,77 +263,61 @@ class MLSTMCell(CellArguments, keras.Layer, DropoutRNNCell):
                 f"head has units / num_heads units). Received: "
                 f"units={units}, num_heads={num_heads}."
             )
-        dropout = check_rate("dropout", dropout)
-        super().__init__(**kwargs)
-        self.units = units
-        self.num_heads = num_heads
-        self.head_size = units // num_heads
-        self.use_bias = check_bool("use_bias", use_bias)
-        self.kernel_initializer = _initializer(
+        # Created in this order (an unseeded initializer draws its seed when
+        # created), the base's two first.
+        kernel_initializer = _initializer(
             "kernel_initializer", kernel_initializer
         )
-        self.bias_initializer = _initializer(
-            "bias_initializer", bias_initializer
-        )
-        self.gate_kernel_initializer = _initializer(
+        bias_initializer = _initializer("bias_initializer", bias_initializer)
+        gate_kernel_initializer = _initializer(
             "gate_kernel_initializer", gate_kernel_initializer
         )
+        input_gate_bias = None
         if gate_bias_initializer == XLSTM_GATE_BIAS:
-            self.gate_bias_initializer = XLSTM_GATE_BIAS
-            self._input_gate_bias = initializers.RandomNormal(
-                stddev=0.1, seed=seed
-            )
+            input_gate_bias = initializers.RandomNormal(stddev=0.1, seed=seed)
         else:
-            self.gate_bias_initializer = _initializer(
+            gate_bias_initializer = _initializer(
                 "gate_bias_initializer", gate_bias_initializer
             )
-        self.kernel_regularizer = regularizers.get(kernel_regularizer)
-        self.bias_regularizer = regularizers.get(bias_regularizer)
-        self.kernel_constraint = constraints.get(kernel_constraint)
-        self.bias_constraint = constraints.get(bias_constraint)
-        self.dropout = dropout
-        self.recurrent_dropout = 0.0  # read by Keras's DropoutRNNCell
-        self.seed = seed
-        self.seed_generator = keras.random.SeedGenerator(seed=seed)
+        super().__init__(
+            units,
+            use_bias=use_bias,
+            kernel_initializer=kernel_initializer,
+            bias_initializer=bias_initializer,
+            kernel_regularizer=kernel_regularizer,
+            bias_regularizer=bias_regularizer,
+            kernel_constraint=kernel_constraint,
+            bias_constraint=bias_constraint,
+            dropout=dropout,
+            seed=seed,
+            **kwargs,
+        )
+        self.num_heads = num_heads
+        self.head_size = units // num_heads
+        self.gate_kernel_initializer = gate_kernel_initializer
+        self.gate_bias_initializer = gate_bias_initializer
+        self._input_gate_bias = input_gate_bias
         self.state_size = [units * self.head_size, units, num_heads]
         self.output_size = units
 
+    def state_names(self):
+        return ["C", "n", "m"]
+
     def build(self, input_shape):
-        check_input_shape(self, input_shape)
+        super().build(input_shape)
         features = input_shape[-1]
-        self.kernel = self.add_weight(
-            shape=(features, 4 * self.units),
-            name="kernel",
-            initializer=self.kernel_initializer,
-            regularizer=self.kernel_regularizer,
-            constraint=self.kernel_constraint,
-        )
-        self.bias = None
-        if self.use_bias:
-            self.bias = self.add_weight(
-                shape=(4 * self.units,),
-                name="bias",
-                initializer=self.bias_initializer,
-                regularizer=self.bias_regularizer,
-                constraint=self.bias_constraint,
-            )
-        self.gate_kernel = self.add_weight(
-            shape=(features, 2 * self.num_heads),
+        self.kernel = self.add_kernel(features, 4 * self.units)
+        self.bias = self.add_bias(4 * self.units) if self.use_bias else None
+        self.gate_kernel = self.add_kernel(
+            features, 2 * self.num_heads, self.gate_kernel_initializer,
             name="gate_kernel",
-            initializer=self.gate_kernel_initializer,
-            regularizer=self.kernel_regularizer,
-            constraint=self.kernel_constraint,
         )
-        self.gate_bias = self.add_weight(
-            shape=(2 * self.num_heads,),
+        self.gate_bias = self.add_bias(
+            2 * self.num_heads,
+            self._xlstm_gate_bias
+            if self.gate_bias_initializer == XLSTM_GATE_BIAS
+            else self.gate_bias_initializer,
             name="gate_bias",
-            initializer=(
-                self._xlstm_gate_bias
-                if self.gate_bias_initializer == XLSTM_GATE_BIAS
-                else self.gate_bias_initializer
-            ),
-            regularizer=self.bias_regularizer,
-            constraint=self.bias_constraint,
         )
 
     def _xlstm_gate_bias(self, shape, dtype=None):
@@ -377,12 +345,8 @@ class MLSTMCell(CellArguments, keras.Layer, DropoutRNNCell):
             x, (*ops.shape(x)[:-1], self.num_heads, self.head_size)
         )
 
-    def call(self, inputs, states, training=False):
-        states = check_step(
-            self, inputs, states, self.state_size, self.state_names
-        )
-        if training and 0.0 < self.dropout < 1.0:
-            inputs = inputs * self.get_dropout_mask(inputs)
+    def step(self, inputs, states, training=False):
+        inputs = self.dropped(inputs, training)
         z = self.projections(inputs)
         dtype = z["q"].dtype
         C_tm1, n_tm1, m_tm1 = (ops.cast(s, dtype) for s in states)
@@ -403,44 +367,9 @@ class MLSTMCell(CellArguments, keras.Layer, DropoutRNNCell):
         h = ops.cast(h, self.compute_dtype)
         return h, [ops.cast(s, self.compute_dtype) for s in states]
 
-    def get_initial_state(self, batch_size=None):
-        return [
-            ops.zeros((batch_size, size), dtype=self.compute_dtype)
-            for size in self.state_size
-        ]
-
-    def get_config(self):
-        gate_bias_initializer = self.gate_bias_initializer
-        if gate_bias_initializer != XLSTM_GATE_BIAS:
-            gate_bias_initializer = initializers.serialize(
-                gate_bias_initializer
-            )
-        return {
-            **super().get_config(),
-            "units": self.units,
-            "num_heads": self.num_heads,
-            "use_bias": self.use_bias,
-            "kernel_initializer": initializers.serialize(
-                self.kernel_initializer
-            ),
-            "bias_initializer": initializers.serialize(self.bias_initializer),
-            "gate_kernel_initializer": initializers.serialize(
-                self.gate_kernel_initializer
-            ),
-            "gate_bias_initializer": gate_bias_initializer,
-            "kernel_regularizer": regularizers.serialize(
-                self.kernel_regularizer
-            ),
-            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
-            "kernel_constraint": constraints.serialize(self.kernel_constraint),
-            "bias_constraint": constraints.serialize(self.bias_constraint),
-            "dropout": self.dropout,
-            "seed": self.seed,
-        }
-
 
 @serializable
-class MLSTM(ParallelRNNLayerBase):
+class MLSTM(RNNLayerBase):
     r"""xLSTM's mLSTM layer: trained in parallel over time, run step by step.
 
     A `keras.layers.RNN` over `MLSTMCell` that runs a sequence either by
@@ -491,17 +420,13 @@ class MLSTM(ParallelRNNLayerBase):
     """
 
     cell_class = MLSTMCell
-    parallel_mode = "parallel"
-    parallel_description = "the stabilised parallel form"
-    parallel_from_steps = PARALLEL_FROM_STEPS
-    meaningless = _MEANINGLESS
+    whole_sequence_mode = "parallel"
+    whole_sequence_description = "the stabilised parallel form"
+    whole_sequence_from_steps = PARALLEL_FROM_STEPS
 
-    def parallel(self, sequences, initial_state, mask, training):
+    def whole_sequence(self, sequences, initial_state, mask, training):
         cell = self.cell
-        if training and 0.0 < cell.dropout < 1.0:
-            dropout_mask = cell.get_dropout_mask(sequences[:, 0, :])
-            sequences = sequences * ops.expand_dims(dropout_mask, 1)
-        z = cell.projections(sequences)
+        z = cell.projections(cell.dropped(sequences, training))
         dtype = z["q"].dtype
         d, heads = cell.head_size, cell.num_heads
         C0, n0, m0 = (ops.cast(s, dtype) for s in initial_state)
@@ -531,7 +456,14 @@ class MLSTM(ParallelRNNLayerBase):
             ops.reshape(n, (-1, cell.units)),
             m,
         ]
-        return h[:, -1], h, [ops.cast(s, cell.compute_dtype) for s in states]
+        last_output, outputs = h[:, -1], h
+        if mask is not None:
+            last_output, outputs = masked_outputs(
+                mask, last_output, outputs, self.return_sequences,
+                self.zero_output_for_mask, time_axis=1,
+            )
+        states = [ops.cast(s, cell.compute_dtype) for s in states]
+        return last_output, outputs, states
 
 
 def _repeat_last_unmasked(outputs, mask):

@@ -1,14 +1,13 @@
 """The LSTM with peephole connections (Gers & Schmidhuber 2000)."""
 
 from keras import constraints
-from keras import initializers
 from keras import regularizers
 
 from keras_lstm_variants._arguments import initializer_if
 from keras_lstm_variants._arguments import serializable
-from keras_lstm_variants._cell import LSTMCellBase
-from keras_lstm_variants._cell import StandardLSTMForm
-from keras_lstm_variants._layer import LSTMLayerBase
+from keras_lstm_variants._lstm import LSTMCellBase
+from keras_lstm_variants._lstm_layer import LSTMLayerBase
+from keras_lstm_variants._standard_form import StandardLSTMForm
 
 
 class PeepholeWeights:
@@ -31,19 +30,6 @@ class PeepholeWeights:
             regularizer=self.peephole_regularizer,
             constraint=self.peephole_constraint,
         )
-
-    def _peephole_config(self):
-        return {
-            "peephole_initializer": initializers.serialize(
-                self.peephole_initializer
-            ),
-            "peephole_regularizer": regularizers.serialize(
-                self.peephole_regularizer
-            ),
-            "peephole_constraint": constraints.serialize(
-                self.peephole_constraint
-            ),
-        }
 
 
 @serializable
@@ -170,9 +156,6 @@ class PeepholeLSTMCell(PeepholeWeights, LSTMCellBase):
 
     def hidden(self, z, c):
         return self.output_gate(z, c) * self.activation(c)
-
-    def get_config(self):
-        return {**super().get_config(), **self._peephole_config()}
 
 
 @serializable

@@ -32,7 +32,7 @@ from keras import ops
 from keras import regularizers
 
 from keras_lstm_variants._arguments import serializable
-from keras_lstm_variants._layer import LSTMLayerBase
+from keras_lstm_variants._lstm_layer import LSTMLayerBase
 from keras_lstm_variants.coupled_lstm import CoupledLSTM
 from keras_lstm_variants.coupled_lstm import CoupledLSTMCell
 from keras_lstm_variants.lstm import LSTM
@@ -310,20 +310,6 @@ class FullGateRecurrenceLSTMCell(PeepholeLSTMCell):
             self.output_gate(z, c),
         ]
         return [ops.concatenate(gates, axis=-1)]
-
-    def get_config(self):
-        return {
-            **super().get_config(),
-            "gate_recurrent_initializer": initializers.serialize(
-                self.gate_recurrent_initializer
-            ),
-            "gate_recurrent_regularizer": regularizers.serialize(
-                self.gate_recurrent_regularizer
-            ),
-            "gate_recurrent_constraint": constraints.serialize(
-                self.gate_recurrent_constraint
-            ),
-        }
 
 
 @serializable

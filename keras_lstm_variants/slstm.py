@@ -10,8 +10,8 @@ from keras import ops
 from keras_lstm_variants._arguments import check_positive_int
 from keras_lstm_variants._arguments import checked_initializer
 from keras_lstm_variants._arguments import serializable
-from keras_lstm_variants._cell import LSTMCellBase
-from keras_lstm_variants._layer import LSTMLayerBase
+from keras_lstm_variants._lstm import LSTMCellBase
+from keras_lstm_variants._lstm_layer import LSTMLayerBase
 
 # The official bias initialisation, by the name the xlstm package gives it.
 POWERLAW_BLOCKDEPENDENT = "powerlaw_blockdependent"
@@ -106,23 +106,15 @@ def _initializer(name, identifier, num_heads):
     return checked_initializer(name, identifier, also)
 
 
-# Options of the base that sLSTM's state makes meaningless, with why.
-_REFUSED_OPTIONS = {
-    "projection_units": (
-        None,
-        "the recurrence is block-diagonal over the heads of h, which a "
-        "projection would mix",
-    ),
-    "cell_clip": (
-        None,
-        "c is scaled by exp(-m) and divided by n in h, so a bound on c "
-        "bounds nothing (|c / n| <= 1 already)",
-    ),
-    "cell_zoneout": (
-        0.0,
-        "mixing c_{t-1} into c_t ignores that the two are scaled by "
-        "different stabilisers m (output_zoneout is meaningful and taken)",
-    ),
+# Options of the base that sLSTM's state makes meaningless (taken only at
+# their defaults), with why.
+_REFUSED = {
+    "projection_units": "the recurrence is block-diagonal over the heads of "
+    "h, which a projection would mix",
+    "cell_clip": "c is scaled by exp(-m) and divided by n in h, so a bound on "
+    "c bounds nothing (|c / n| <= 1 already)",
+    "cell_zoneout": "mixing c_{t-1} into c_t ignores that the two are scaled "
+    "by different stabilisers m (output_zoneout is meaningful and taken)",
 }
 
 
@@ -227,6 +219,7 @@ class SLSTMCell(LSTMCellBase):
     """
 
     gates = ("i", "f", "z", "o")
+    refused_arguments = _REFUSED
 
     def __init__(
         self,
@@ -245,12 +238,6 @@ class SLSTMCell(LSTMCellBase):
                 f"units / num_heads units). Received: units={units}, "
                 f"num_heads={num_heads}."
             )
-        for name, (off, why) in _REFUSED_OPTIONS.items():
-            if kwargs.get(name, off) != off:
-                raise ValueError(
-                    f"Argument `{name}` is not meaningful for SLSTMCell: "
-                    f"{why}. Received: {name}={kwargs[name]!r}."
-                )
         kwargs["kernel_initializer"] = _initializer(
             "kernel_initializer",
             kwargs.get("kernel_initializer", "glorot_uniform"),
@@ -365,9 +352,6 @@ class SLSTMCell(LSTMCellBase):
             "gates are exponential, with a normaliser and a stabiliser state, "
             "and its recurrence is block-diagonal over heads"
         )
-
-    def get_config(self):
-        return {**super().get_config(), "num_heads": self.num_heads}
 
 
 @serializable

@@ -38,10 +38,9 @@ def test_quick_run_writes_table_json_and_plot(tmp_path, capsys):
     layers = [row["layer"] for row in result["rows"]]
     assert layers[0] == "keras.LSTM"
     if ablation:
-        assert {"LSTM [fused]", "LSTM [hoist]", "LayerNormLSTM [step]"} <= set(
-            layers
-        )
-        assert "LayerNormLSTM [fused]" not in layers  # it has no fused step
+        expected = {"LSTM [stacked]", "LSTM [hoist]", "LayerNormLSTM [step]"}
+        assert expected <= set(layers)
+        assert "LayerNormLSTM [stacked]" not in layers  # no stacked step
     else:
         assert layers == list(bench.LAYERS)
     for row in result["rows"]:
@@ -99,7 +98,7 @@ def test_layer_names_may_name_a_loop_strategy():
     bench = _load()
     assert bench.layer_name("LSTM") == "LSTM"
     assert bench.layer_name("LSTM[step]") == "LSTM [step]"
-    assert bench.layer_name("CoupledLSTM [fused]") == "CoupledLSTM [fused]"
+    assert bench.layer_name("CoupledLSTM [stacked]") == "CoupledLSTM [stacked]"
     for wrong in ("GRU", "LSTM[fast]", "keras.LSTM[step]"):
         with pytest.raises(SystemExit, match="--layers"):
             bench.layer_name(wrong)
@@ -113,7 +112,7 @@ def test_ablation_times_every_strategy_once_per_layer(tmp_path):
          "--backend", keras.backend.backend(), "--output", str(tmp_path)]
     )
     assert [row["layer"] for row in result["rows"]] == [
-        "keras.LSTM", "LSTM [fused]", "LSTM [step]", "LSTM [hoist]"
+        "keras.LSTM", "LSTM [stacked]", "LSTM [step]", "LSTM [hoist]"
     ]
 
 

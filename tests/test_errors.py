@@ -151,11 +151,10 @@ def test_use_cudnn_true_is_refused_with_what_cudnn_cannot_compute(option):
     "kwargs, mask, problem",
     [
         ({}, None, "no GPU is visible"),
-        ({"unroll": True}, None, "unroll=True"),
         ({"recurrent_dropout": 0.5}, None, "recurrent_dropout=0.5 while"),
         ({}, "left", "no GPU is visible"),  # the device is checked first
     ],
-    ids=["device", "unroll", "recurrent_dropout", "mask"],
+    ids=["device", "recurrent_dropout", "mask"],
 )
 def test_use_cudnn_true_names_the_condition_that_failed_here(
     kwargs, mask, problem
@@ -163,7 +162,7 @@ def test_use_cudnn_true_names_the_condition_that_failed_here(
     """A configuration cuDNN could compute, on a machine or with an input
     where the kernel cannot run, names the one condition that failed,
     not all of them. PyTorch's native op runs on CPU, so there only what
-    it cannot take (unroll, recurrent dropout, a mask) is refused."""
+    it cannot take (recurrent dropout, a mask) is refused."""
     on_torch = keras.backend.backend() == "torch"
     if on_torch and problem == "no GPU is visible":
         problem = None  # the native op runs on this CPU
@@ -181,6 +180,13 @@ def test_use_cudnn_true_names_the_condition_that_failed_here(
         layer(x, mask=call_mask, training=True)
     reason = str(error.value).split("cannot run this layer here: ")[1]
     assert reason.split(". Pass use_cudnn")[0].find(problem) >= 0, reason
+
+
+def test_use_cudnn_true_with_unroll_is_refused_at_construction():
+    """The fused kernel runs a whole sequence, which unrolling cannot: the
+    two are refused together when the layer is made, on every machine."""
+    with pytest.raises(ValueError, match="unroll=True, use_cudnn=True"):
+        klv.LSTM(4, use_cudnn=True, unroll=True)
 
 
 def test_use_cudnn_must_be_auto_or_bool():

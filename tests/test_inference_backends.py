@@ -44,10 +44,10 @@ PREDICT = """
 import sys
 import keras
 import numpy as np
-from keras_lstm_variants import _fused
+from keras_lstm_variants.backends import _common
 
 calls = []
-backend_lstm = _fused.backend_lstm
+backend_lstm = _common.backend_lstm
 
 
 def counted(*args, **kwargs):
@@ -56,7 +56,7 @@ def counted(*args, **kwargs):
     return outputs
 
 
-_fused.backend_lstm = counted
+_common.backend_lstm = counted
 model = keras.saving.load_model(sys.argv[1])
 x = np.load(sys.argv[2])
 np.save(sys.argv[3], np.concatenate(

@@ -18,17 +18,18 @@ from conftest import assert_close
 from conftest import input_gradient
 
 import keras_lstm_variants as klv
+from keras_lstm_variants import _lstm_layer
 from keras_lstm_variants import layer_norm_lstm
-from keras_lstm_variants._layer import LOOP_STRATEGIES
+from keras_lstm_variants._lstm_layer import LOOP_STRATEGIES
 from keras_lstm_variants._tuning import CENTRE_KERNELS
-from keras_lstm_variants._tuning import FUSED_KERNEL_LIMIT
 from keras_lstm_variants._tuning import LOOP_STRATEGY
+from keras_lstm_variants._tuning import STACKED_KERNEL_LIMIT
 
 
 def test_every_way_of_running_has_a_valid_strategy():
     assert set(LOOP_STRATEGY) == {"xla", "tensorflow", "torch"}
     assert set(LOOP_STRATEGY.values()) <= set(LOOP_STRATEGIES)
-    assert set(FUSED_KERNEL_LIMIT) == {"jax", "tensorflow"}
+    assert set(STACKED_KERNEL_LIMIT) == {"jax", "tensorflow"}
 
 
 # The choice depends on where the loop runs and on whether the cell can
@@ -47,11 +48,11 @@ def test_the_loop_takes_the_strategy_of_where_it_runs(
     # (The strategy does not depend on the shared options: the core
     # variants; the options' variants run every strategy below.)
     # A model compiled with XLA (on JAX always) runs LOOP_STRATEGY["xla"],
-    # "fused", while the stacked kernel [W; U] has at most
-    # FUSED_KERNEL_LIMIT[backend] elements, and "step" past it; TensorFlow's
+    # "stacked", while the stacked kernel [W; U] has at most
+    # STACKED_KERNEL_LIMIT[backend] elements, and "step" past it; TensorFlow's
     # graph executor and PyTorch run their own entry. Seen by which step
-    # method the cell's loop calls while fit traces it (without the backend's
-    # fused LSTM kernel, which torch runs even on CPU).
+    # function the layer's loop calls while fit traces it (without the
+    # backend's fused LSTM kernel, which torch runs even on CPU).
     backend = keras.backend.backend()
     if backend == "torch" and jit_compile:
         pytest.skip("torch.compile is not XLA; torch has one strategy")
@@ -62,25 +63,32 @@ def test_the_loop_takes_the_strategy_of_where_it_runs(
         layer.cell.kernel.shape[1]
     )
     limit = stacked_size - 1 if over_limit else stacked_size
-    monkeypatch.setitem(FUSED_KERNEL_LIMIT, backend, limit)
+    monkeypatch.setitem(STACKED_KERNEL_LIMIT, backend, limit)
     expected = LOOP_STRATEGY[
         "xla" if backend == "jax" or jit_compile else backend
     ]
-    if expected == "fused" and over_limit:
+    if expected == "stacked" and over_limit:
         expected = "step"
     seen = set()
     cell = layer.cell
-    for method, name in ((cell._fused_step, "fused"), (cell._step, "step")):
-        def spy(*args, _method=method, _name=name):
-            seen.add(_name)
-            return _method(*args)
-        monkeypatch.setattr(cell, method.__name__, spy)
+
+    def spy(function, name):
+        def spied(*args):
+            seen.add(name)
+            return function(*args)
+        return spied
+
+    monkeypatch.setattr(
+        _lstm_layer, "_stacked_step", spy(_lstm_layer._stacked_step, "stacked")
+    )
+    monkeypatch.setattr(cell, "_step", spy(cell._step, "step"))
     model = keras.Sequential([keras.Input((5, 3)), layer])
     model.compile("sgd", "mse", jit_compile=jit_compile)
     x = rng.normal(size=(2, 5, 3)).astype("float32")
     y = np.zeros((2, variant.output_size(4)), "float32")
     model.fit(x, y, epochs=1, verbose=0)
-    assert seen == {expected if cell._can_fuse(None, None) else "step"}
+    stackable = _lstm_layer._can_stack(cell, None, None)
+    assert seen == {expected if stackable else "step"}
 
 
 def _layer(variant, rng, strategy, dim, units, **kwargs):
@@ -165,7 +173,7 @@ def test_strategy_dropout_masks_are_keras_masks(
 ):
     # With the same seed, every strategy draws and applies the same masks as
     # the cell stepped by keras.layers.RNN (Keras's own loop). Recurrent
-    # dropout means one mask per gate, which "fused" hands to "step".
+    # dropout means one mask per gate, which "stacked" hands to "step".
     if variant.kwargs.get("cell_zoneout") or variant.kwargs.get(
         "output_zoneout"
     ):

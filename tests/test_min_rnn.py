@@ -18,8 +18,8 @@ from conftest import one_per_backend
 from conftest import to_numpy
 
 import keras_lstm_variants as klv
-from keras_lstm_variants import _min_rnn
 from keras_lstm_variants import _tuning
+from keras_lstm_variants import backends
 
 MIN_RNNS = {
     "min_gru": (klv.MinGRU, {}, reference.min_gru_step, 2),
@@ -247,7 +247,7 @@ def test_mixed_precision_runs_the_scan_in_float32(rng):
 def test_auto_mode_follows_the_measured_crossover(monkeypatch):
     layer = klv.MinGRU(4)
     backend = keras.backend.backend()
-    device = "accelerator" if _min_rnn.on_accelerator() else "cpu"
+    device = "accelerator" if backends.on_accelerator() else "cpu"
     monkeypatch.setitem(_tuning.SCAN_FROM_STEPS[device], backend, 100)
     assert [layer.route(t) for t in (99, 100, None)] == [
         "step", "scan", "step"

@@ -1,10 +1,13 @@
 """The package's public surface: exports, Keras internals, docstring
 examples, signatures, and what importing it does."""
 
+import ast
 import doctest
 import importlib
+import importlib.util
 import inspect
 import os
+import pathlib
 import pkgutil
 import subprocess
 import sys
@@ -23,10 +26,11 @@ def test_all_lists_exactly_the_public_classes():
         if isinstance(value, type) and not name.startswith("_")
     }
     # Four variants of 0.1.0, six of Greff et al.'s search space, the two
-    # minimal RNNs, sLSTM and mLSTM, a cell and a layer each; the two public
-    # bases, the error of an incomplete variant and the standard LSTM form;
-    # and the search_space, litert and migrate modules.
-    assert len(public) == 32
+    # minimal RNNs, sLSTM and mLSTM, a cell and a layer each; the bases (of
+    # every cell and layer, and of the LSTM family's), the error of an
+    # incomplete variant and the standard LSTM form; and the search_space,
+    # litert and migrate modules.
+    assert len(public) == 34
     modules = {"search_space", "litert", "migrate"}
     assert set(klv.__all__) == public | modules
     assert all(inspect.ismodule(getattr(klv, name)) for name in modules)
@@ -77,7 +81,8 @@ CLASSES = sorted(
         for value in vars(klv).values()
         if isinstance(value, type)
         and issubclass(value, keras.Layer)
-        and value not in (klv.LSTMCellBase, klv.LSTMLayerBase)
+        and value not in (klv.LSTMCellBase, klv.LSTMLayerBase,
+                          klv.RNNCellBase, klv.RNNLayerBase)
     },
     key=lambda c: c.__name__,
 )
@@ -123,11 +128,11 @@ def test_keras_internal_names_still_exist():
 
 
 def test_tensorflow_xla_marker_still_exists():
-    # keras_lstm_variants/_tensorflow.py asks TensorFlow whether XLA compiles
+    # keras_lstm_variants/backends/tensorflow.py asks TensorFlow whether XLA
     # the graph being traced; if TensorFlow moves that, the loop would
     # silently take the slower strategy under XLA.
     tf = pytest.importorskip("tensorflow")
-    from keras_lstm_variants._tensorflow import in_xla_context
+    from keras_lstm_variants.backends.tensorflow import in_xla_context
 
     seen = []
 
@@ -141,9 +146,14 @@ def test_tensorflow_xla_marker_still_exists():
     assert seen == [True, False, False]
 
 
+# Every module of the package, subpackages included; of `backends/`, the
+# modules of the backends installed here.
 MODULES = [
-    importlib.import_module(f"keras_lstm_variants.{m.name}")
-    for m in pkgutil.iter_modules(klv.__path__)
+    importlib.import_module(m.name)
+    for m in pkgutil.walk_packages(klv.__path__, "keras_lstm_variants.")
+    if not m.name.startswith("keras_lstm_variants.backends.")
+    or m.name.rpartition(".")[2] in ("_common", "_cudnn", "numpy")
+    or importlib.util.find_spec(m.name.rpartition(".")[2]) is not None
 ]
 
 
@@ -151,3 +161,89 @@ MODULES = [
 def test_docstring_examples(module):
     result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.failed == 0
+
+
+# --- The import graph: one way, features -> variants -> bases -> backends --
+
+PACKAGE = pathlib.Path(klv.__file__).parent
+
+
+def _module_name(path):
+    """`keras_lstm_variants/litert/__init__.py` -> `litert`;
+    `.../backends/torch.py` -> `backends.torch`."""
+    parts = path.relative_to(PACKAGE).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _imports(path):
+    """The package modules that module `path` imports, at any depth of its
+    code (imports inside functions included), by `_module_name`."""
+    tree = ast.parse(path.read_text())
+    package = "keras_lstm_variants"
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and (
+            node.module == package or node.module.startswith(package + ".")
+        ):
+            base = node.module[len(package) + 1:]
+            for alias in node.names:
+                name = f"{base}.{alias.name}" if base else alias.name
+                found.add(name if name in GRAPH_NAMES else base)
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name.startswith(package + "."):
+                    found.add(alias.name[len(package) + 1:])
+    return found & GRAPH_NAMES
+
+
+PATHS = sorted(PACKAGE.rglob("*.py"))
+GRAPH_NAMES = {_module_name(path) for path in PATHS}
+GRAPH = {_module_name(path): _imports(path) for path in PATHS}
+GRAPH.pop("", None)  # the package's __init__ imports everything public
+
+
+def _reaches(start, target, seen=()):
+    return any(
+        module == target
+        or module not in seen and _reaches(module, target, (*seen, module))
+        for module in GRAPH.get(start, ())
+    )
+
+
+def test_no_module_imports_a_module_that_imports_it_back():
+    circles = sorted(m for m in GRAPH if _reaches(m, m))
+    assert not circles, f"modules in an import circle: {circles}"
+
+
+def test_imports_run_one_way():
+    """The bases import no family, variant, route or feature; the backends
+    nothing above them; the routes (the fused one, LiteRT's) no variant:
+    they ask the cell what it is."""
+    features = {"litert", "litert._converter", "migrate", "search_space"}
+    variants = {"lstm", "peephole_lstm", "coupled_lstm", "layer_norm_lstm",
+                "slstm", "mlstm", "min_lstm", "min_gru"}
+    families = {"_lstm", "_lstm_layer", "_fused", "_min_rnn",
+                "_standard_form"} | variants | features
+    for base in ("_cell", "_layer", "_arguments", "_numerics"):
+        assert not _reaches_any(base, families), base
+    backends = {name for name in GRAPH if name.startswith("backends")}
+    for backend in backends:
+        allowed = backends | {"_keras_internal"}
+        assert GRAPH[backend] <= allowed, (backend, GRAPH[backend])
+    for route in ("_fused", "litert", "litert._converter"):
+        assert not _reaches_any(route, variants), route
+
+
+def _reaches_any(start, targets):
+    return any(
+        target in GRAPH[start] or _reaches(start, target) for target in targets
+    )
+
+
+def test_no_package_module_is_over_600_lines():
+    long = {
+        _module_name(path) or "__init__": lines
+        for path in PATHS
+        if (lines := len(path.read_text().splitlines())) > 600
+    }
+    assert not long, long

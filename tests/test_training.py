@@ -36,6 +36,10 @@ FITS = [
     ids=[f"{v.name}-{'jit' if j else 'eager'}" for v, j in FITS],
 )
 def test_fit_reduces_the_loss(variant, rng, jit_compile):
+    # Seeded: Keras's unseeded initializers draw from Python's `random`,
+    # seeded anew in every process, and one start in a few failed to learn
+    # this task in 15 epochs (a flaky test, not a failing layer).
+    keras.utils.set_random_seed(1)
     x = rng.normal(size=(32, 6, 3)).astype("float32")
     y = x[:, :2, :1].sum(axis=1)  # depends on early steps only
     inputs = keras.Input((6, 3))

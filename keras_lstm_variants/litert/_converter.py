@@ -1,55 +1,8 @@
-"""TensorFlow-only knowledge and fast paths of the layers, in one module.
-
-`in_xla_context`: the portable loop (`_layer.LSTMLayerBase._sequence_loop`)
-is the same on every backend; on TensorFlow it only needs to know whether
-XLA compiles it (`model.compile(jit_compile=True)` or an enclosing
-`tf.function(jit_compile=True)`), because the fastest way to compute the
-gate pre-activations differs: one fused matmul per step under XLA, two
-matmuls in TensorFlow's graph executor (benchmarks/RESULTS.md).
-
-`tf.function` marks the graphs it traces for XLA with a control-flow
-context, which TensorFlow's public API does not expose;
-``tests/test_package.py`` fails if TensorFlow moves it. Without it the
-answer is "no XLA", which is only slower, never wrong.
-
-`with_gradient`: a function with a hand-written backward pass, as
-`_jax.with_gradient` (see there), through `tf.custom_gradient`.
-
-The LiteRT functions (below): the TensorFlow side of
-`keras_lstm_variants.litert.convert`, TensorFlow's converter and LiteRT's
-flatbuffer. This module imports nothing of the package.
+"""The TensorFlow side of `litert.convert`: TensorFlow's converter, and the
+edits of LiteRT's flatbuffer that it cannot make itself. Every function
+imports TensorFlow when called: importing the package imports no backend.
 """
 
-
-def in_xla_context():
-    """Whether the graph being traced now is compiled by XLA."""
-    try:
-        from tensorflow.python.framework import ops
-        from tensorflow.python.ops import control_flow_util
-    except ImportError:  # pragma: no cover - TensorFlow moved them
-        return False
-    return bool(
-        control_flow_util.GraphOrParentsInXlaContext(ops.get_default_graph())
-    )
-
-
-def with_gradient(forward, backward):
-    """`forward(x) -> (y, *residuals)` as a function `x -> y` whose gradient
-    is `backward(g, *residuals)`, as `_jax.with_gradient`; the forward pass
-    is `forward`'s, unchanged.
-    """
-    import tensorflow as tf
-
-    @tf.custom_gradient
-    def function(x):
-        outputs = forward(x)
-        return outputs[0], lambda g: backward(g, *outputs)
-
-    return function
-
-
-# --- LiteRT's fused sequence LSTM (keras_lstm_variants.litert) -------------
-#
 # TensorFlow's converter replaces a function that carries the attribute
 # `api_implements="lstm_<unique id>"` (with `time_major` and `go_backwards`
 # attributes) by one `UNIDIRECTIONAL_SEQUENCE_LSTM` op, reading the
@@ -59,8 +12,8 @@ def with_gradient(forward, backward):
 # last and all), not the final states. This is how Keras 2's `LSTM` reached
 # the fused op; `litert.convert` traces the model (`litert_float_model`)
 # with each supported layer calling such a function (`litert_fused_call`),
-# then writes the operands the converter
-# does not know (peepholes, projection, clips) into each op.
+# then writes the operands the converter does not know (peepholes,
+# projection, clips) into each op (`with_full_operands`).
 
 def _converter_lstm(go_backwards, operands):
     """A new function marked for the converter (one per layer call, as the

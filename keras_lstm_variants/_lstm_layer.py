@@ -1,0 +1,254 @@
+"""The LSTM family's layer: the layer base with the LSTM's two routes.
+
+`LSTMLayerBase` is the layer base (`_layer.RNNLayerBase`) over a cell of
+the LSTM recipe (`LSTMCellBase`). Its whole-sequence route is the fused
+kernel of the cell's standard form (`_fused.fused_sequence`), asked for by
+Keras's own word, `use_cudnn` (`mode` "fused"); its loop step computes the
+gate pre-activations as `LOOP_STRATEGY` says is fastest where the loop runs,
+and hands the rest of each step to the cell. It knows no variant.
+"""
+
+import keras
+from keras import ops
+
+from keras_lstm_variants import backends
+from keras_lstm_variants._arguments import VariantDefinitionError
+from keras_lstm_variants._arguments import serializable
+from keras_lstm_variants._fused import cudnn_problem
+from keras_lstm_variants._fused import fused_sequence
+from keras_lstm_variants._fused import takes_cudnn
+from keras_lstm_variants._layer import RNNLayerBase
+from keras_lstm_variants._lstm import LSTMCellBase
+from keras_lstm_variants._tuning import FUSED_FROM_STEPS
+from keras_lstm_variants._tuning import LOOP_STRATEGY
+from keras_lstm_variants._tuning import STACKED_KERNEL_LIMIT
+
+# The ways the loop computes the gate pre-activations (`_tuning.LOOP_STRATEGY`
+# says which runs where): "stacked", one [x_t, h_{t-1}] @ [W; U] matmul per
+# step; "step", x_t W and h_{t-1} U per step; "hoist", x W for every step
+# before the loop.
+LOOP_STRATEGIES = ("stacked", "step", "hoist")
+# `use_cudnn`, Keras's word, as the layer base's `mode`.
+_MODES = {"auto": "auto", True: "fused", False: "step"}
+
+
+def loop_strategy(stacked_kernel_size):
+    """`LOOP_STRATEGY`'s choice for the loop being built now, for a cell
+    whose stacked kernel [W; U] has `stacked_kernel_size` elements
+    (`STACKED_KERNEL_LIMIT`)."""
+    strategy = LOOP_STRATEGY.get(backends.loop_context(), "step")
+    limit = STACKED_KERNEL_LIMIT.get(keras.backend.backend(), 0)
+    if strategy == "stacked" and stacked_kernel_size > limit:
+        return "step"
+    return strategy
+
+
+@serializable
+class LSTMLayerBase(RNNLayerBase):
+    """The base of every LSTM layer: the layer base over a variant's cell.
+
+    A variant's layer is a subclass that sets `cell_class`, its cell (a
+    subclass of `LSTMCellBase`), and nothing else: it takes the cell's
+    arguments flat beside those of `keras.layers.LSTM` (as that layer does),
+    exposes each cell argument as a read-only property, serialises them all
+    in a flat config, and runs a sequence in the backend's fused kernel
+    where the cell's standard form allows it, else in the package's loop
+    (masking, `go_backwards`, `stateful`, `unroll`, dropout and zoneout, the
+    loop strategy measured fastest on each backend).
+
+    Args:
+        units: Positive integer, the cell's `units`.
+        use_cudnn: `"auto"` (the fused kernel where it runs, else the
+            loop), `True` (the fused kernel, or a `ValueError` naming what
+            stops it) or `False` (the loop). Defaults to `"auto"`.
+        **kwargs: Every argument of `cell_class` and of `LSTM`
+            (`return_sequences`, `return_state`, `go_backwards`, `stateful`,
+            `unroll`, `zero_output_for_mask`, `activity_regularizer`), and
+            the base layer arguments.
+
+    Examples:
+        >>> import numpy as np
+        >>> from keras_lstm_variants import LSTMLayerBase, PeepholeLSTMCell
+        >>> class MyPeepholeLSTM(LSTMLayerBase):
+        ...     cell_class = PeepholeLSTMCell
+        >>> tuple(MyPeepholeLSTM(4)(np.ones((2, 10, 8), "float32")).shape)
+        (2, 4)
+    """
+
+    cell_class = LSTMCellBase
+    whole_sequence_mode = "fused"
+    whole_sequence_description = "the backend's fused kernel"
+    whole_sequence_from_steps = FUSED_FROM_STEPS
+    hidden_arguments = ("mode",)  # `use_cudnn` says it
+    _loop_strategy = None  # None: LOOP_STRATEGY's choice; set by benchmarks
+
+    def __init__(
+        self,
+        units,
+        return_sequences=False,
+        return_state=False,
+        go_backwards=False,
+        stateful=False,
+        unroll=False,
+        zero_output_for_mask=False,
+        use_cudnn="auto",
+        activity_regularizer=None,
+        **kwargs,
+    ):
+        if use_cudnn not in _MODES:
+            raise ValueError(
+                "Argument `use_cudnn` must be one of 'auto', True, False. "
+                f"Received: use_cudnn={use_cudnn!r}."
+            )
+        if self.cell_class is LSTMCellBase or not (
+            isinstance(self.cell_class, type)
+            and issubclass(self.cell_class, LSTMCellBase)
+        ):
+            raise VariantDefinitionError(
+                f"{type(self).__name__} must set `cell_class` to its cell, a "
+                "subclass of `LSTMCellBase`. Received: "
+                f"cell_class={self.cell_class!r}."
+            )
+        super().__init__(
+            units,
+            mode=_MODES[use_cudnn],
+            return_sequences=return_sequences,
+            return_state=return_state,
+            go_backwards=go_backwards,
+            stateful=stateful,
+            unroll=unroll,
+            zero_output_for_mask=zero_output_for_mask,
+            activity_regularizer=activity_regularizer,
+            **kwargs,
+        )
+        self.use_cudnn = use_cudnn
+        problem = cudnn_problem(self.cell) if use_cudnn is True else None
+        if problem is not None:
+            raise ValueError(
+                f"{type(self).__name__} cannot run cuDNN's LSTM kernel: "
+                f"{problem}. Received: use_cudnn=True; pass 'auto' or False."
+            )
+
+    def mode_received(self, mode):
+        use_cudnn = next(key for key, value in _MODES.items() if value == mode)
+        return f"use_cudnn={use_cudnn!r}"
+
+    def own_config(self):
+        return {"use_cudnn": self.use_cudnn}
+
+    def build(self, sequences_shape, initial_state_shape=None):
+        super().build(sequences_shape, initial_state_shape)
+        # cuDNN ops are not XLA-compatible: as keras.layers.LSTM does, keep
+        # `jit_compile="auto"` from compiling a model that will use them.
+        if keras.backend.backend() == "tensorflow" and takes_cudnn(self):
+            self.supports_jit = False
+
+    def whole_sequence(self, sequences, initial_state, mask, training):
+        return fused_sequence(self, sequences, initial_state, mask, training)
+
+    def loop_step(self, inputs, initial_state, training):
+        """The LSTM's step in the loop: the gate pre-activations computed
+        as `LOOP_STRATEGY` says is fastest where the loop runs, then the
+        cell's `_finish_step`. Zoneout's draws for every step are made here,
+        before the loop, and travel with the inputs (a loop body that drew
+        them would hold random state, which JAX's `lax.scan` cannot)."""
+        cell = self.cell
+        dp_mask = rec_dp_mask = None
+        if training and 0.0 < cell.dropout < 1.0:
+            dp_mask = cell.get_dropout_mask(inputs[0])
+        if training and 0.0 < cell.recurrent_dropout < 1.0:
+            rec_dp_mask = cell.get_recurrent_dropout_mask(initial_state[0])
+        kernel_rows = cell.kernel.shape[0] + cell.recurrent_kernel.shape[0]
+        strategy = self._loop_strategy or loop_strategy(
+            kernel_rows * cell.kernel.shape[1]
+        )
+        if strategy == "stacked" and not _can_stack(
+            cell, dp_mask, rec_dp_mask
+        ):
+            strategy = "step"
+        if strategy == "stacked":
+            stacked_kernel = ops.concatenate(
+                [cell.kernel, cell.recurrent_kernel], axis=0
+            )
+        else:
+            kernel, recurrent_kernel = cell.sequence_kernels(
+                dp_mask, rec_dp_mask
+            )
+        if strategy == "hoist":
+            inputs = cell.input_part(inputs, dp_mask, kernel)
+        inputs, split_zoneout = _with_zoneout_draws(
+            cell, inputs, training, ops.shape(inputs)[1]
+        )
+
+        def step(x_t, states):
+            x_t, zoneout = split_zoneout(x_t)
+            if strategy == "stacked":
+                return _stacked_step(
+                    cell, stacked_kernel, x_t, states, dp_mask, rec_dp_mask,
+                    zoneout,
+                )
+            if strategy == "step":
+                x_t = cell.input_part(x_t, dp_mask, kernel)
+            return cell._step(
+                x_t, states, rec_dp_mask, recurrent_kernel, zoneout
+            )
+
+        return inputs, step
+
+
+def _can_stack(cell, dp_mask, rec_dp_mask):
+    """Whether `_stacked_step` computes the cell's step: the parts are the
+    base's, with at most one dropout mask per input."""
+    cls = type(cell)
+    return (
+        cls.input_part is LSTMCellBase.input_part
+        and cls.recurrent_part is LSTMCellBase.recurrent_part
+        and cls.sequence_kernels is LSTMCellBase.sequence_kernels
+        and not isinstance(dp_mask, (list, tuple))
+        and not isinstance(rec_dp_mask, (list, tuple))
+    )
+
+
+def _stacked_step(cell, stacked_kernel, x_t, states, dp_mask, rec_mask,
+                  zoneout):
+    """The cell's `_step` with one matmul: [x_t, h_{t-1}] @ [W; U] + b,
+    `stacked_kernel` being `kernel` stacked on `recurrent_kernel` (made once
+    per sequence). Only where `_can_stack`."""
+    h_tm1 = states[0]
+    h_in = h_tm1 if rec_mask is None else h_tm1 * rec_mask
+    if dp_mask is not None:
+        x_t = x_t * dp_mask
+    z = ops.matmul(ops.concatenate([x_t, h_in], axis=-1), stacked_kernel)
+    if cell.use_bias:
+        z = ops.add(z, cell.bias)
+    return cell._finish_step(z, states, zoneout)
+
+
+def _with_zoneout_draws(cell, inputs, training, batch_size):
+    """`inputs` (time-major) with zoneout's per-step draws appended to each
+    step's features, and the function that splits a step's slab back into
+    `(x_t, (keep_h, keep_c))`. At inference, or without zoneout, the inputs
+    are unchanged and the pair holds the rates (or None)."""
+    keep = cell._zoneout_keep(
+        batch_size, training, cell.seed_generator, steps=ops.shape(inputs)[0]
+    )
+    draws = [k for k in keep if k is not None and not isinstance(k, float)]
+    if not draws:
+        return inputs, lambda x_t: (x_t, keep)
+    width = inputs.shape[-1]
+    inputs = ops.concatenate(
+        [inputs] + [ops.cast(d, inputs.dtype) for d in draws], axis=-1
+    )
+    sizes = [cell.output_size, cell.units]
+
+    def split(x_t):
+        pair, start = [], width
+        for k, size in zip(keep, sizes, strict=True):
+            if k is None or isinstance(k, float):
+                pair.append(k)
+            else:
+                pair.append(x_t[:, start:start + size])
+                start += size
+        return x_t[:, :width], tuple(pair)
+
+    return inputs, split

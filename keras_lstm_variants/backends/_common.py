@@ -1,0 +1,45 @@
+"""What the backend modules share: the exception a fused kernel declines
+with, and Keras's own backend `lstm` (the kernel `keras.layers.LSTM`
+takes: cuDNN on TensorFlow and JAX, OpenVINO's LSTM sequence op)."""
+
+from keras_lstm_variants._keras_internal import backend_lstm
+
+
+class Declined(Exception):
+    """A backend's fused kernel cannot run a layer here; the message says
+    why (the layer's `use_cudnn=True` error quotes it)."""
+
+
+def refuse_parts(form, parts, kernel):
+    """Declines a standard LSTM form that has any of `parts` (names of
+    `StandardLSTMForm` fields) that `kernel` (its name) lacks."""
+    for part in parts:
+        if getattr(form, part) is not None:
+            raise Declined(
+                f"its standard LSTM form has {part}, which {kernel} lacks"
+            )
+
+
+def keras_lstm(sequences, h_0, c_0, mask, form, return_sequences, refused):
+    """`(last_output, outputs, [h, c])` from Keras's backend `lstm`, called
+    as `keras.layers.LSTM` calls it; `refused`: the reason to decline with
+    where that `lstm` refuses the call (`NotImplementedError`)."""
+    from keras import activations
+
+    try:
+        return backend_lstm(
+            sequences,
+            h_0,
+            c_0,
+            mask,
+            kernel=form.kernel,
+            recurrent_kernel=form.recurrent_kernel,
+            bias=form.bias,
+            activation=activations.tanh,
+            recurrent_activation=activations.sigmoid,
+            return_sequences=return_sequences,
+            go_backwards=False,
+            unroll=False,
+        )
+    except NotImplementedError:
+        raise Declined(refused) from None
