@@ -111,7 +111,10 @@ def test_full_gate_recurrence_takes_and_returns_three_states(rng):
     _, *whole = longer(np.concatenate([x, y], axis=1))
     for a, b in zip(continued, whole, strict=True):
         assert_close(a, b)
-    with pytest.raises(ValueError, match=r"3 tensors: h of .*, c of .*, extra_state_1 of shape \(2, 12\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"3 tensors: h of .*, c of .*, extra_state_1 of shape \(2, 12\)",
+    ):
         layer(y, initial_state=[h, c])
     with pytest.raises(ValueError, match=r"extra_state_1.shape=\(2, 4\)"):
         layer(y, initial_state=[h, c, c])

@@ -436,5 +436,7 @@ def test_no_standard_lstm_form_and_four_states(rng):
     with pytest.raises(ValueError, match="not the standard LSTM op"):
         klv.SLSTM(4, use_cudnn=True)
     x = rng.normal(size=(2, 5, 3)).astype("float32")
-    with pytest.raises(ValueError, match=r"h of shape .*, c of .*, n of .*, m of shape"):
+    with pytest.raises(
+        ValueError, match=r"h of .*, c of .*, n of .*, m of shape"
+    ):
         klv.SLSTM(4)(x, initial_state=[np.zeros((2, 4), "float32")] * 2)
