@@ -6,13 +6,16 @@ train steps (`train_on_batch`) and inference steps (`predict_on_batch`).
 Layers take turns within each round, so that a noisy neighbour on a shared
 machine hits all of them alike; each figure is the median over rounds of the
 mean time per call within a round. Ratios are to keras.layers.LSTM in the
-same run. A large matmul in the same process gives the machine's GEMM peak,
+same run (`--reference keras.GRU`: to keras.layers.GRU, for the GRU
+family). A large matmul in the same process gives the machine's GEMM peak,
 against which the layers' achieved GFLOP/s (matmul work only) are shown.
 
     python benchmarks/bench_layers.py --backend jax --output bench_out
     python benchmarks/bench_layers.py --backend tensorflow --jit on
     python benchmarks/bench_layers.py --quick     # seconds, for a smoke test
     python benchmarks/bench_layers.py --layers keras.LSTM,LSTM,SLSTM,MLSTM
+    python benchmarks/bench_layers.py --reference keras.GRU \
+        --layers keras.GRU,GRU,LayerNormGRU,MGU,GRU1,GRU2,GRU3
 
 Writes `<output>/<backend>-jit_<jit>.md` (the table), `.json` (every
 figure) and `.png` (ratio bar chart), and prints the table.
@@ -37,11 +40,22 @@ QUICK_SHAPES = {"tiny": (4, 6, 3, 5)}
 LAYERS = ("keras.LSTM", "LSTM", "PeepholeLSTM", "CoupledLSTM", "LayerNormLSTM")
 # Timed when --layers names them: xLSTM's cells, with the official 4 heads
 # (1 where 4 does not divide the units), and the minimal RNNs.
-MORE_LAYERS = ("SLSTM", "MLSTM", "MinLSTM", "MinGRU")
+MORE_LAYERS = (
+    "SLSTM", "MLSTM", "MinLSTM", "MinGRU",
+    "keras.GRU", "GRU", "LayerNormGRU", "MGU", "GRU1", "GRU2", "GRU3",
+)
+KERAS_LAYERS = ("keras.LSTM", "keras.GRU")
+# The layers whose loop has strategies (`LOOP_STRATEGIES`): the LSTM family's.
+STRATEGY_LAYERS = ("LSTM", "PeepholeLSTM", "CoupledLSTM", "LayerNormLSTM",
+                   "SLSTM")
+# The GRU family's: "GRU[step]" is the loop alone (use_cudnn=False).
+GRU_LAYERS = ("GRU", "LayerNormGRU", "MGU", "GRU1", "GRU2", "GRU3")
 HEADS = ("SLSTM", "MLSTM")
-GATES = {"CoupledLSTM": 3}  # gate blocks per layer; 4 for the others
+# Gate blocks per layer; 4 for the others.
+GATES = {"CoupledLSTM": 3, "keras.GRU": 3, "GRU": 3, "LayerNormGRU": 3,
+         "MGU": 2}
 # Layers whose matmul work is not x W and h U at every step: no GFLOP/s.
-OTHER_WORK = ("MLSTM", "MinLSTM", "MinGRU")
+OTHER_WORK = ("MLSTM", "MinLSTM", "MinGRU", "GRU1", "GRU2", "GRU3")
 
 
 def parse_args(argv=None):
@@ -60,8 +74,9 @@ def parse_args(argv=None):
     parser.add_argument(
         "--layers",
         default=",".join(LAYERS),
-        help="comma-separated; one of our layers may name a loop strategy, "
-        "as 'LSTM[step]' (keras_lstm_variants._lstm_layer.LOOP_STRATEGIES)",
+        help="comma-separated; one of our LSTM layers may name a loop "
+        "strategy, as 'LSTM[step]' (keras_lstm_variants._lstm_layer."
+        "LOOP_STRATEGIES); 'GRU[step]' is a GRU layer's loop",
     )
     parser.add_argument(
         "--jit",
@@ -72,6 +87,12 @@ def parse_args(argv=None):
         help="jit_compile of model.compile: 'auto' is Keras's default "
         "(on a CPU-only TensorFlow machine that means no XLA), "
         "bare --jit means 'on'. JAX always compiles.",
+    )
+    parser.add_argument(
+        "--reference",
+        default="keras.LSTM",
+        choices=KERAS_LAYERS,
+        help="the layer the ratios are to (it is timed too)",
     )
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--calls", type=int, default=3, help="per round")
@@ -136,7 +157,9 @@ def layer_name(text):
             f", our LSTM layers optionally with one of {LOOP_STRATEGIES} as "
             "'LSTM[step]'"
         )
-    if strategy and base in ("keras.LSTM",) + OTHER_WORK:
+    if strategy and base not in STRATEGY_LAYERS and not (
+        strategy == "step" and base in GRU_LAYERS
+    ):
         sys.exit(f"--layers: {text!r}: {base} has no loop strategy")
     return f"{base} [{strategy}]" if strategy else base
 
@@ -147,8 +170,8 @@ def make_layer(name, units):
     import keras_lstm_variants
 
     base, _, strategy = name.partition(" ")
-    if base == "keras.LSTM":
-        return keras.layers.LSTM(units)
+    if base in KERAS_LAYERS:
+        return getattr(keras.layers, base.split(".")[1])(units)
     if base in HEADS:
         heads = 4 if units % 4 == 0 else 1
         return getattr(keras_lstm_variants, base)(units, num_heads=heads)
@@ -156,7 +179,8 @@ def make_layer(name, units):
         return getattr(keras_lstm_variants, base)(units)
     # A strategy names the portable loop: no fused kernel (use_cudnn=False).
     layer = getattr(keras_lstm_variants, base)(units, use_cudnn=False)
-    layer._loop_strategy = strategy.strip("[]")
+    if base not in GRU_LAYERS:
+        layer._loop_strategy = strategy.strip("[]")
     return layer
 
 
@@ -242,6 +266,8 @@ def run(args):
     keras.mixed_precision.set_global_policy(args.policy)
 
     names = [layer_name(n) for n in args.layers.split(",") if n.strip()]
+    if args.reference not in names:
+        names.insert(0, args.reference)
     if args.ablation:
         from keras_lstm_variants._lstm_layer import LOOP_STRATEGIES
 
@@ -265,7 +291,7 @@ def run(args):
             row = {"shape": shape_name, "BTDU": list(shape), "layer": name}
             for mode, factor in (("train", 3.0), ("infer", 1.0)):
                 seconds = medians[name, mode]
-                reference = medians.get(("keras.LSTM", mode))
+                reference = medians.get((args.reference, mode))
                 row[f"{mode}_ms"] = 1e3 * seconds
                 row[f"{mode}_ratio"] = reference and seconds / reference
                 row[f"{mode}_gflops"] = (
@@ -277,6 +303,7 @@ def run(args):
         "date": datetime.date.today().isoformat(),
         "backend": args.backend,
         "jit": args.jit,
+        "reference": args.reference,
         "policy": args.policy,
         "keras": keras.__version__,
         "backend_version": backend_version(args.backend),
@@ -383,6 +410,7 @@ def sweep_writer(args, markdown):
 
 
 def markdown(result):
+    reference = result.get("reference", "keras.LSTM").split(".")[1]
     lines = [
         f"{result['date']} · {result['backend']} {result['backend_version']}"
         f" · Keras {result['keras']} · jit_compile={result['jit']}"
@@ -391,8 +419,8 @@ def markdown(result):
         f"{result['gemm_peak_gflops']:.0f} GFLOP/s · median of "
         f"{result['rounds']} rounds x {result['calls']} calls",
         "",
-        "| shape (B, T, D, U) | layer | train ms | train / keras | "
-        "train GFLOP/s | % of GEMM peak | infer ms | infer / keras |",
+        f"| shape (B, T, D, U) | layer | train ms | train / {reference} | "
+        f"train GFLOP/s | % of GEMM peak | infer ms | infer / {reference} |",
         "|---|---|---:|---:|---:|---:|---:|---:|",
     ]
     for row in result["rows"]:

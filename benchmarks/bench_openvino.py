@@ -1,5 +1,6 @@
 """Predict time on Keras's OpenVINO backend: our layers against
-`keras.layers.LSTM`, and whether each took OpenVINO's LSTM sequence op.
+`keras.layers.LSTM` and `GRU`, and whether each took OpenVINO's LSTM or GRU
+sequence op.
 
     KERAS_BACKEND=openvino python benchmarks/bench_openvino.py [--rounds 5]
 
@@ -18,13 +19,16 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 import keras_lstm_variants as klv  # noqa: E402
-from keras_lstm_variants import _fused  # noqa: E402
+from keras_lstm_variants.backends import _common  # noqa: E402
 
 LAYERS = {
     "keras.layers.LSTM": keras.layers.LSTM,
     "LSTM": klv.LSTM,
     "CoupledLSTM": klv.CoupledLSTM,
     "PeepholeLSTM": klv.PeepholeLSTM,
+    "keras.layers.GRU": keras.layers.GRU,
+    "GRU": klv.GRU,
+    "MGU": klv.MGU,
 }
 
 
@@ -36,14 +40,16 @@ def main():
     args = parser.parse_args()
     batch, steps, features, units = args.shape
     calls = []
-    backend_lstm = _fused.backend_lstm
 
-    def counted(*arguments, **kwargs):
-        outputs = backend_lstm(*arguments, **kwargs)
-        calls.append(1)
-        return outputs
+    def counted(op):
+        def run(*arguments, **kwargs):
+            outputs = op(*arguments, **kwargs)  # raises where it declines
+            calls.append(1)
+            return outputs
+        return run
 
-    _fused.backend_lstm = counted
+    _common.backend_lstm = counted(_common.backend_lstm)
+    _common.backend_gru = counted(_common.backend_gru)
     x = np.random.default_rng(0).normal(size=(batch, steps, features))
     x = x.astype("float32")
     print(f"backend {keras.backend.backend()}, B={batch} T={steps} "
@@ -61,7 +67,7 @@ def main():
         if name.startswith("keras."):
             took = "(Keras's own route, not counted)"
         print(f"{name:20s} {1000 * np.median(times):7.1f} ms   "
-              f"LSTM sequence op: {took}")
+              f"sequence op: {took}")
 
 
 if __name__ == "__main__":

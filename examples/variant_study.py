@@ -1,7 +1,8 @@
 """The variants on real sequences, offline: a reproducible comparison.
 
 Trains every variant of the package (the four layers, Greff et al.'s search
-space, the minimal RNNs MinLSTM and MinGRU, xLSTM's SLSTM and MLSTM) on
+space, the minimal RNNs MinLSTM and MinGRU, xLSTM's SLSTM and MLSTM, the GRU
+family: GRU in both reset forms, LayerNormGRU, MGU, GRU1-GRU3) on
 real data that ships inside Python packages and on one generated
 sequence-to-sequence task, with several seeds, on the same budget (units,
 optimizer, learning rate, epochs, batch size), and reports the test accuracy
@@ -85,6 +86,16 @@ VARIANTS = {
     # initialisation; mLSTM 4 heads (mode="auto").
     "SLSTM": ("SLSTM", None, {}),
     "MLSTM": ("MLSTM", None, {}),
+    # The GRU family: Keras's GRU (reset after the matmul, its default),
+    # Cho et al.'s first form (reset before), haste's layer-normalised GRU,
+    # Zhou et al.'s MGU, and Dey & Salem's gate variants.
+    "GRU": ("GRU", None, {}),
+    "GRU (reset before)": ("GRU", None, {"reset_after": False}),
+    "LayerNormGRU": ("LayerNormGRU", None, {}),
+    "MGU": ("MGU", None, {}),
+    "GRU1": ("GRU1", None, {}),
+    "GRU2": ("GRU2", None, {}),
+    "GRU3": ("GRU3", None, {}),
 }
 # Other names a reader may use for a variant: the class, the search-space
 # name; a class alone means its default forget-gate bias (DEFAULT_FORGET_BIAS).

@@ -188,6 +188,47 @@ class RNNCellBase(CellArguments, keras.Layer, DropoutRNNCell):
         mask = self.get_dropout_mask(inputs[:, 0, :])
         return inputs * ops.expand_dims(mask, 1)
 
+    def zoneout_rates(self):
+        """`(argument, rate, size)` for each state that zoneout mixes
+        (Krueger et al. 2017: a unit keeps its previous value with
+        probability `rate` while training; at inference the two mix by
+        `rate`), in the order the family's step reads them; none by
+        default."""
+        return []
+
+    def zoneout_keep(self, batch_size, training, steps=None):
+        """What zoneout keeps of each previous state of `zoneout_rates` at a
+        step: in training fresh Bernoulli draws, 1 where a unit keeps its
+        previous value, `(batch, size)` (with `steps`, one per step, `(steps,
+        batch, size)`); at inference the rate itself, the draws'
+        expectation; None for a rate of zero."""
+        rates = self.zoneout_rates()
+        if training and steps is None and any(r for _, r, _ in rates) and (
+            keras.backend.backend() == "jax"
+        ):
+            raise ValueError(
+                f"{type(self).__name__}: zoneout draws a fresh mask at every "
+                "step, which a cell stepped by `keras.layers.RNN` cannot do "
+                "inside JAX's `lax.scan`. Use this package's layers (in "
+                "`Bidirectional` too), which draw every step's masks before "
+                "the loop. Received: "
+                + ", ".join(f"{name}={r}" for name, r, _ in rates)
+                + ", training=True."
+            )
+        keep = []
+        for _, rate, size in rates:
+            if rate == 0.0:
+                keep.append(None)
+            elif not training:
+                keep.append(rate)
+            else:
+                shape = (batch_size, size) if steps is None else (
+                    steps, batch_size, size
+                )
+                draw = keras.random.uniform(shape, seed=self.seed_generator)
+                keep.append(ops.cast(draw < rate, self.compute_dtype))
+        return tuple(keep)
+
     def state_sizes(self):
         """`state_size` as a list, one int per state."""
         size = self.state_size

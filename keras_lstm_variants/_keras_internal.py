@@ -9,13 +9,15 @@ one import, and ``tests/test_package.py``
   before the sequence loop, which keeps JAX's ``lax.scan`` stateless.
 - ``backend_rnn``: the backend's loop over time (``lax.scan``,
   ``tf.while_loop``, a Python loop on torch) with Keras's masking semantics.
-- ``backend_lstm`` / ``cudnn_ok``: the backend's fused LSTM kernel (cuDNN on
-  GPU) and its applicability check, the ones ``keras.layers.LSTM`` uses.
+- ``backend_lstm`` / ``backend_gru`` / ``cudnn_ok``: the backend's fused LSTM
+  and GRU kernels (cuDNN on GPU, OpenVINO's sequence ops) and their
+  applicability check, the ones ``keras.layers.LSTM`` and ``GRU`` use.
 - ``flatten_layers``: every layer inside a model, nested ones (the two
   copies inside ``Bidirectional``) included.
 """
 
 from keras.src.backend import cudnn_ok
+from keras.src.backend import gru as backend_gru
 from keras.src.backend import lstm as backend_lstm
 from keras.src.backend import rnn as backend_rnn
 from keras.src.layers.rnn.dropout_rnn_cell import DropoutRNNCell
@@ -28,6 +30,7 @@ def flatten_layers(model):
 
 __all__ = [
     "DropoutRNNCell",
+    "backend_gru",
     "backend_lstm",
     "backend_rnn",
     "cudnn_ok",

@@ -311,3 +311,34 @@ class RNNLayerBase(LayerArguments, keras.layers.RNN):
     def own_config(self):
         """The layer's own arguments beside the cell's and the RNN's."""
         return {"mode": self.mode}
+
+
+def with_zoneout_draws(cell, inputs, training):
+    """`inputs` (time-major) with zoneout's per-step draws appended to each
+    step's features, and the function that splits a step's slab back into
+    `(x_t, keep)`, `keep` one entry per `cell.zoneout_rates()`. At
+    inference, or without zoneout, the inputs are unchanged and `keep` holds
+    the rates (or None). A loop body that drew the masks would hold random
+    state, which JAX's `lax.scan` cannot."""
+    shape = ops.shape(inputs)
+    keep = cell.zoneout_keep(shape[1], training, steps=shape[0])
+    draws = [k for k in keep if k is not None and not isinstance(k, float)]
+    if not draws:
+        return inputs, lambda x_t: (x_t, keep)
+    width = inputs.shape[-1]
+    inputs = ops.concatenate(
+        [inputs] + [ops.cast(d, inputs.dtype) for d in draws], axis=-1
+    )
+    sizes = [size for _, _, size in cell.zoneout_rates()]
+
+    def split(x_t):
+        entries, start = [], width
+        for k, size in zip(keep, sizes, strict=True):
+            if k is None or isinstance(k, float):
+                entries.append(k)
+            else:
+                entries.append(x_t[:, start:start + size])
+                start += size
+        return x_t[:, :width], tuple(entries)
+
+    return inputs, split

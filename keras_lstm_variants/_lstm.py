@@ -13,7 +13,6 @@ in `carry` and `hidden`, and, where it needs them, transforms x W and h U
 loop step over a sequence is `_lstm_layer.py`'s.
 """
 
-import keras
 from keras import activations
 from keras import constraints
 from keras import ops
@@ -28,7 +27,7 @@ from keras_lstm_variants._arguments import checked_initializer
 from keras_lstm_variants._arguments import initializer_if
 from keras_lstm_variants._arguments import serializable
 from keras_lstm_variants._cell import RNNCellBase
-from keras_lstm_variants._standard_form import FORM_NEUTRAL_NAMES
+from keras_lstm_variants._standard_form import form_problem
 
 
 def _zoneout(keep, previous, new):
@@ -217,11 +216,6 @@ class LSTMCellBase(RNNCellBase):
         `next_extra_states` (and reads the previous ones in `gate_inputs`)."""
         return []
 
-    @property
-    def _has_zoneout(self):
-        """Whether either zoneout rate is above zero."""
-        return self.cell_zoneout > 0.0 or self.output_zoneout > 0.0
-
     def standard_lstm_gates(self):
         """The variant's gates as the standard LSTM op's operands: a
         `StandardLSTMForm` of `kernel`, `recurrent_kernel`, `bias` (gate
@@ -257,41 +251,7 @@ class LSTMCellBase(RNNCellBase):
         """Why this cell has no standard LSTM form whatever its weights (a
         sentence), or None where `standard_lstm_gates` decides: the one
         place where the class, the activations and zoneout are judged."""
-        name = type(self).__name__
-        owner = next(
-            klass
-            for klass in type(self).__mro__
-            if "standard_lstm_gates" in vars(klass)
-        )
-        if owner is LSTMCellBase:
-            return f"{name} declares no standard LSTM form"
-        for klass in type(self).__mro__:
-            if klass is owner:
-                break
-            changed = sorted(set(vars(klass)) - FORM_NEUTRAL_NAMES)
-            if changed:
-                return (
-                    f"{name} redefines {', '.join(changed)} of "
-                    f"{owner.__name__}, whose standard LSTM form it inherits; "
-                    "it must declare its own (`standard_lstm_gates`)"
-                )
-        if self.activation not in (activations.tanh, ops.tanh) or (
-            self.recurrent_activation not in (activations.sigmoid, ops.sigmoid)
-        ):
-            return (
-                "the standard LSTM op's gates are sigmoid and its activation "
-                "tanh; received "
-                f"activation={_function_name(self.activation)!r}, "
-                "recurrent_activation="
-                f"{_function_name(self.recurrent_activation)!r}"
-            )
-        if self._has_zoneout:
-            return (
-                "zoneout mixes the previous state into the step; received "
-                f"cell_zoneout={self.cell_zoneout!r}, "
-                f"output_zoneout={self.output_zoneout!r}"
-            )
-        return None
+        return form_problem(self, "standard_lstm_gates", LSTMCellBase, "LSTM")
 
     def build(self, input_shape):
         super().build(input_shape)
@@ -359,48 +319,17 @@ class LSTMCellBase(RNNCellBase):
             dp_mask = self.get_dropout_mask(inputs)
         if training and 0.0 < self.recurrent_dropout < 1.0:
             rec_dp_mask = self.get_recurrent_dropout_mask(states[0])
-        if training and self._has_zoneout and keras.backend.backend() == "jax":
-            raise ValueError(
-                f"{type(self).__name__}: zoneout draws a fresh mask at every "
-                "step, which a cell stepped by `keras.layers.RNN` cannot do "
-                "inside JAX's `lax.scan`. Use this package's layers (e.g. "
-                "`LSTM(..., cell_zoneout=...)`, in `Bidirectional` too), which "
-                "draw every step's masks before the loop. Received: "
-                f"cell_zoneout={self.cell_zoneout}, "
-                f"output_zoneout={self.output_zoneout}, training=True."
-            )
-        zoneout = self._zoneout_keep(
-            ops.shape(inputs)[0], training, self.seed_generator
-        )
+        zoneout = self.zoneout_keep(ops.shape(inputs)[0], training)
         return self._step(
             self.input_part(inputs, dp_mask), states, rec_dp_mask,
             zoneout=zoneout,
         )
 
-    def _zoneout_keep(self, batch_size, training, seed, steps=None):
-        """What zoneout keeps of the previous `(h, c)` at a step.
-
-        In training, fresh Bernoulli draws, 1 where a unit keeps its previous
-        value, of shapes `(batch, output_size)` and `(batch, units)` (with
-        `steps`: one draw per step, `(steps, batch, ...)`); at inference the
-        rates themselves, the draws' expectation. `None` for a rate of zero.
-        """
-        keep = []
-        for rate, size in (
-            (self.output_zoneout, self.output_size),
-            (self.cell_zoneout, self.units),
-        ):
-            if rate == 0.0:
-                keep.append(None)
-            elif not training:
-                keep.append(rate)
-            else:
-                shape = (batch_size, size) if steps is None else (
-                    steps, batch_size, size
-                )
-                draw = keras.random.uniform(shape, seed=seed)
-                keep.append(ops.cast(draw < rate, self.compute_dtype))
-        return tuple(keep)
+    def zoneout_rates(self):
+        return [
+            ("output_zoneout", self.output_zoneout, self.output_size),
+            ("cell_zoneout", self.cell_zoneout, self.units),
+        ]
 
     def sequence_kernels(self, dropout_mask, recurrent_dropout_mask):
         """Kernels derived from the weights once per sequence, outside the
@@ -523,10 +452,6 @@ class LSTMCellBase(RNNCellBase):
         """`["h", "c"]`, then `extra_state_1`, ... for error messages."""
         extra = len(self.state_sizes()) - 2
         return ["h", "c"] + [f"extra_state_{k + 1}" for k in range(extra)]
-
-
-def _function_name(function):
-    return getattr(function, "__name__", repr(function))
 
 
 def _missing_next_extra_states(cell):

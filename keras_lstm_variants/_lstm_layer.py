@@ -1,9 +1,10 @@
 """The LSTM family's layer: the layer base with the LSTM's two routes.
 
-`LSTMLayerBase` is the layer base (`_layer.RNNLayerBase`) over a cell of
-the LSTM recipe (`LSTMCellBase`). Its whole-sequence route is the fused
-kernel of the cell's standard form (`_fused.fused_sequence`), asked for by
-Keras's own word, `use_cudnn` (`mode` "fused"); its loop step computes the
+`LSTMLayerBase` is the layer base of the families with a fused kernel
+(`_fused.FusedKernelLayer`, over `_layer.RNNLayerBase`) over a cell of the
+LSTM recipe (`LSTMCellBase`). Its whole-sequence route is the fused kernel
+of the cell's standard form (`_fused.fused_sequence`), asked for by Keras's
+own word, `use_cudnn` (`mode` "fused"); its loop step computes the
 gate pre-activations as `LOOP_STRATEGY` says is fastest where the loop runs,
 and hands the rest of each step to the cell. It knows no variant.
 """
@@ -12,14 +13,13 @@ import keras
 from keras import ops
 
 from keras_lstm_variants import backends
-from keras_lstm_variants._arguments import VariantDefinitionError
 from keras_lstm_variants._arguments import serializable
-from keras_lstm_variants._fused import cudnn_problem
+from keras_lstm_variants._fused import FusedKernelLayer
 from keras_lstm_variants._fused import fused_sequence
-from keras_lstm_variants._fused import takes_cudnn
-from keras_lstm_variants._layer import RNNLayerBase
+from keras_lstm_variants._fused import lstm_cudnn_problem
+from keras_lstm_variants._fused import lstm_takes_cudnn
+from keras_lstm_variants._layer import with_zoneout_draws
 from keras_lstm_variants._lstm import LSTMCellBase
-from keras_lstm_variants._tuning import FUSED_FROM_STEPS
 from keras_lstm_variants._tuning import LOOP_STRATEGY
 from keras_lstm_variants._tuning import STACKED_KERNEL_LIMIT
 
@@ -28,8 +28,6 @@ from keras_lstm_variants._tuning import STACKED_KERNEL_LIMIT
 # step; "step", x_t W and h_{t-1} U per step; "hoist", x W for every step
 # before the loop.
 LOOP_STRATEGIES = ("stacked", "step", "hoist")
-# `use_cudnn`, Keras's word, as the layer base's `mode`.
-_MODES = {"auto": "auto", True: "fused", False: "step"}
 
 
 def loop_strategy(stacked_kernel_size):
@@ -44,7 +42,7 @@ def loop_strategy(stacked_kernel_size):
 
 
 @serializable
-class LSTMLayerBase(RNNLayerBase):
+class LSTMLayerBase(FusedKernelLayer):
     """The base of every LSTM layer: the layer base over a variant's cell.
 
     A variant's layer is a subclass that sets `cell_class`, its cell (a
@@ -76,72 +74,14 @@ class LSTMLayerBase(RNNLayerBase):
     """
 
     cell_class = LSTMCellBase
-    whole_sequence_mode = "fused"
-    whole_sequence_description = "the backend's fused kernel"
-    whole_sequence_from_steps = FUSED_FROM_STEPS
-    hidden_arguments = ("mode",)  # `use_cudnn` says it
+    cell_family = LSTMCellBase
     _loop_strategy = None  # None: LOOP_STRATEGY's choice; set by benchmarks
 
-    def __init__(
-        self,
-        units,
-        return_sequences=False,
-        return_state=False,
-        go_backwards=False,
-        stateful=False,
-        unroll=False,
-        zero_output_for_mask=False,
-        use_cudnn="auto",
-        activity_regularizer=None,
-        **kwargs,
-    ):
-        if use_cudnn not in _MODES:
-            raise ValueError(
-                "Argument `use_cudnn` must be one of 'auto', True, False. "
-                f"Received: use_cudnn={use_cudnn!r}."
-            )
-        if self.cell_class is LSTMCellBase or not (
-            isinstance(self.cell_class, type)
-            and issubclass(self.cell_class, LSTMCellBase)
-        ):
-            raise VariantDefinitionError(
-                f"{type(self).__name__} must set `cell_class` to its cell, a "
-                "subclass of `LSTMCellBase`. Received: "
-                f"cell_class={self.cell_class!r}."
-            )
-        super().__init__(
-            units,
-            mode=_MODES[use_cudnn],
-            return_sequences=return_sequences,
-            return_state=return_state,
-            go_backwards=go_backwards,
-            stateful=stateful,
-            unroll=unroll,
-            zero_output_for_mask=zero_output_for_mask,
-            activity_regularizer=activity_regularizer,
-            **kwargs,
-        )
-        self.use_cudnn = use_cudnn
-        problem = cudnn_problem(self.cell) if use_cudnn is True else None
-        if problem is not None:
-            raise ValueError(
-                f"{type(self).__name__} cannot run cuDNN's LSTM kernel: "
-                f"{problem}. Received: use_cudnn=True; pass 'auto' or False."
-            )
+    def cudnn_problem(self):
+        return lstm_cudnn_problem(self.cell)
 
-    def mode_received(self, mode):
-        use_cudnn = next(key for key, value in _MODES.items() if value == mode)
-        return f"use_cudnn={use_cudnn!r}"
-
-    def own_config(self):
-        return {"use_cudnn": self.use_cudnn}
-
-    def build(self, sequences_shape, initial_state_shape=None):
-        super().build(sequences_shape, initial_state_shape)
-        # cuDNN ops are not XLA-compatible: as keras.layers.LSTM does, keep
-        # `jit_compile="auto"` from compiling a model that will use them.
-        if keras.backend.backend() == "tensorflow" and takes_cudnn(self):
-            self.supports_jit = False
+    def takes_cudnn(self):
+        return lstm_takes_cudnn(self)
 
     def whole_sequence(self, sequences, initial_state, mask, training):
         return fused_sequence(self, sequences, initial_state, mask, training)
@@ -176,9 +116,7 @@ class LSTMLayerBase(RNNLayerBase):
             )
         if strategy == "hoist":
             inputs = cell.input_part(inputs, dp_mask, kernel)
-        inputs, split_zoneout = _with_zoneout_draws(
-            cell, inputs, training, ops.shape(inputs)[1]
-        )
+        inputs, split_zoneout = with_zoneout_draws(cell, inputs, training)
 
         def step(x_t, states):
             x_t, zoneout = split_zoneout(x_t)
@@ -222,33 +160,3 @@ def _stacked_step(cell, stacked_kernel, x_t, states, dp_mask, rec_mask,
     if cell.use_bias:
         z = ops.add(z, cell.bias)
     return cell._finish_step(z, states, zoneout)
-
-
-def _with_zoneout_draws(cell, inputs, training, batch_size):
-    """`inputs` (time-major) with zoneout's per-step draws appended to each
-    step's features, and the function that splits a step's slab back into
-    `(x_t, (keep_h, keep_c))`. At inference, or without zoneout, the inputs
-    are unchanged and the pair holds the rates (or None)."""
-    keep = cell._zoneout_keep(
-        batch_size, training, cell.seed_generator, steps=ops.shape(inputs)[0]
-    )
-    draws = [k for k in keep if k is not None and not isinstance(k, float)]
-    if not draws:
-        return inputs, lambda x_t: (x_t, keep)
-    width = inputs.shape[-1]
-    inputs = ops.concatenate(
-        [inputs] + [ops.cast(d, inputs.dtype) for d in draws], axis=-1
-    )
-    sizes = [cell.output_size, cell.units]
-
-    def split(x_t):
-        pair, start = [], width
-        for k, size in zip(keep, sizes, strict=True):
-            if k is None or isinstance(k, float):
-                pair.append(k)
-            else:
-                pair.append(x_t[:, start:start + size])
-                start += size
-        return x_t[:, :width], tuple(pair)
-
-    return inputs, split

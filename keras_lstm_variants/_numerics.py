@@ -1,8 +1,11 @@
 """Numerical helpers shared by the cells: the precision a computation runs
-in, and the log-space quantities of the exponentially gated and minimal
-recurrences."""
+in, the log-space quantities of the exponentially gated and minimal
+recurrences, Keras's masking semantics, and layer normalisation with its
+closed-form gradient (the layer-normalised LSTM's and GRU's)."""
 
 from keras import ops
+
+from keras_lstm_variants import backends
 
 # The log of an exactly-zero coefficient (a masked step, a causal mask):
 # exp() of it is exactly 0, and it stays finite, so that a log-add-exp or
@@ -44,3 +47,51 @@ def masked_outputs(
         last_kept[:, None], last_output, ops.zeros_like(last_output)
     )
     return last_output, outputs
+
+
+def normalize(a, epsilon, centred=False):
+    """`(a - mean) / sqrt(var + epsilon)` over the last axis, and the factor
+    `1 / sqrt(var + epsilon)`.
+
+    Two-pass statistics on data shifted by its first element: the same
+    maths, but a (nearly) constant row stays exactly centred instead of
+    amplifying rounding errors of the mean by `1 / sqrt(epsilon)`. With
+    `centred`, `a` is already centred (a projection by a centred kernel)
+    and only its scale is computed.
+    """
+    if not centred:
+        shifted = a - a[..., :1]
+        a = shifted - ops.mean(shifted, axis=-1, keepdims=True)
+    variance = ops.mean(ops.square(a), axis=-1, keepdims=True)
+    inv_std = ops.rsqrt(variance + epsilon)
+    return a * inv_std, inv_std
+
+
+def normalization_gradient(g, x_hat, inv_std, centred=False):
+    """The closed form of `normalize`'s gradient, from its outputs:
+
+        dx = inv_std * (g - mean(g) - x_hat * mean(g * x_hat)),
+
+    without the `mean(g)` term if `centred` (`normalize` only scaled).
+    Autodiff of the forward yields about twice these reductions and
+    elementwise passes (benchmarks/RESULTS.md).
+    """
+    if not centred:
+        g = g - ops.mean(g, axis=-1, keepdims=True)
+    mean_gx = ops.mean(g * x_hat, axis=-1, keepdims=True)
+    return inv_std * (g - x_hat * mean_gx)
+
+
+def normalization(epsilon, fast, centred=False):
+    """`normalize` as a function of one tensor: with the gradient
+    `normalization_gradient` where the backend lets a function have its own
+    (`fast`: JAX, TensorFlow), else autodiff of the same forward."""
+
+    def forward(a):
+        return normalize(a, epsilon, centred)
+
+    def backward(g, x_hat, inv_std):
+        return normalization_gradient(g, x_hat, inv_std, centred)
+
+    function = backends.with_gradient(forward, backward) if fast else None
+    return function or (lambda a: forward(a)[0])

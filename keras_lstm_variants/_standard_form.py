@@ -1,8 +1,13 @@
-"""The standard LSTM form: the operands of the op that every fused route
-(cuDNN, PyTorch's native op, OpenVINO's, LiteRT's) computes, which a cell
-of the LSTM family declares once (`LSTMCellBase.standard_lstm_form`)."""
+"""The standard forms: the operands of the ops that the fused routes
+(cuDNN, PyTorch's native ops, OpenVINO's, LiteRT's) compute, which a cell
+declares once (`LSTMCellBase.standard_lstm_form`,
+`GRUCellBase.standard_gru_form`), and the one judgement of whether a cell
+can have one (`form_problem`)."""
 
 from typing import NamedTuple
+
+from keras import activations
+from keras import ops
 
 
 class StandardLSTMForm(NamedTuple):
@@ -53,3 +58,72 @@ FORM_NEUTRAL_NAMES = frozenset({
     "__doc__", "__firstlineno__", "__static_attributes__", "__annotations__",
     "__dict__", "__weakref__", "__signature__", "__orig_bases__",
 })
+
+
+class StandardGRUForm(NamedTuple):
+    r"""A cell written as the operands of the standard GRU op, the op of
+    cuDNN, `torch.nn.GRU` and OpenVINO's `GRUSequence` (Keras's
+    `reset_after=True` form), with $\sigma$ the sigmoid:
+
+    $$
+    \begin{aligned}
+    [x_z, x_r, x_h] &= x_t W + b, \quad [h_z, h_r, h_h] = h_{t-1} U + b' \\
+    z_t &= \sigma(x_z + h_z), \quad r_t = \sigma(x_r + h_r) \\
+    h_t &= z_t \odot h_{t-1} + (1 - z_t) \odot \tanh(x_h + r_t \odot h_h)
+    \end{aligned}
+    $$
+
+    Attributes:
+        kernel: $W$, `(features, 3 * units)`, gate blocks $z, r, h$.
+        recurrent_kernel: $U$, `(units, 3 * units)`, same blocks.
+        bias: $[b; b']$, `(2, 3 * units)` (Keras's layout), or None.
+    """
+
+    kernel: object
+    recurrent_kernel: object
+    bias: object = None
+
+
+def form_problem(cell, declaration, base, op):
+    """Why `cell` has no standard form of `op` (a name, e.g. "LSTM")
+    whatever its weights, or None: the class that declares the form (the
+    first in its MRO to define the method `declaration`) is `base` (which
+    declares none), or a subclass below it redefines a name beyond
+    `FORM_NEUTRAL_NAMES` (it must declare its own); the activations are not
+    tanh and sigmoid; zoneout is on."""
+    name = type(cell).__name__
+    owner = next(
+        klass for klass in type(cell).__mro__ if declaration in vars(klass)
+    )
+    if owner is base:
+        return f"{name} declares no standard {op} form"
+    for klass in type(cell).__mro__:
+        if klass is owner:
+            break
+        changed = sorted(set(vars(klass)) - FORM_NEUTRAL_NAMES)
+        if changed:
+            return (
+                f"{name} redefines {', '.join(changed)} of "
+                f"{owner.__name__}, whose standard {op} form it inherits; "
+                f"it must declare its own (`{declaration}`)"
+            )
+    if cell.activation not in (activations.tanh, ops.tanh) or (
+        cell.recurrent_activation not in (activations.sigmoid, ops.sigmoid)
+    ):
+        return (
+            f"the standard {op} op's gates are sigmoid and its activation "
+            "tanh; received "
+            f"activation={_function_name(cell.activation)!r}, "
+            "recurrent_activation="
+            f"{_function_name(cell.recurrent_activation)!r}"
+        )
+    rates = cell.zoneout_rates()
+    if any(rate for _, rate, _ in rates):
+        return "zoneout mixes the previous state into the step; received " + (
+            ", ".join(f"{argument}={rate!r}" for argument, rate, _ in rates)
+        )
+    return None
+
+
+def _function_name(function):
+    return getattr(function, "__name__", repr(function))

@@ -11,60 +11,13 @@ from keras_lstm_variants._arguments import check_bool
 from keras_lstm_variants._arguments import serializable
 from keras_lstm_variants._lstm import LSTMCellBase
 from keras_lstm_variants._lstm_layer import LSTMLayerBase
+from keras_lstm_variants._numerics import normalization
 from keras_lstm_variants._numerics import wide_dtype
 from keras_lstm_variants._tuning import CENTRE_KERNELS
 
 # The three normalisations, in weight order: of x W, of h U, of the new carry.
 _NORMS = ("kernel_norm", "recurrent_norm", "state_norm")
 
-
-
-def _normalize(a, epsilon, centred=False):
-    """`(a - mean) / sqrt(var + epsilon)` over the last axis, and the factor
-    `1 / sqrt(var + epsilon)`.
-
-    Two-pass statistics on data shifted by its first element: the same
-    maths, but a (nearly) constant row stays exactly centred instead of
-    amplifying rounding errors of the mean by `1 / sqrt(epsilon)`. With
-    `centred`, `a` is already centred (a projection by a centred kernel,
-    `_centred_kernel`) and only its scale is computed.
-    """
-    if not centred:
-        shifted = a - a[..., :1]
-        a = shifted - ops.mean(shifted, axis=-1, keepdims=True)
-    variance = ops.mean(ops.square(a), axis=-1, keepdims=True)
-    inv_std = ops.rsqrt(variance + epsilon)
-    return a * inv_std, inv_std
-
-
-def _normalization_gradient(g, x_hat, inv_std, centred=False):
-    """The closed form of `_normalize`'s gradient, from its outputs:
-
-        dx = inv_std * (g - mean(g) - x_hat * mean(g * x_hat)),
-
-    without the `mean(g)` term if `centred` (`_normalize` only scaled).
-    Autodiff of the forward yields about twice these reductions and
-    elementwise passes (benchmarks/RESULTS.md).
-    """
-    if not centred:
-        g = g - ops.mean(g, axis=-1, keepdims=True)
-    mean_gx = ops.mean(g * x_hat, axis=-1, keepdims=True)
-    return inv_std * (g - x_hat * mean_gx)
-
-
-def _normalization(epsilon, fast, centred=False):
-    """`_normalize` as a function of one tensor: with the gradient
-    `_normalization_gradient` where the backend lets a function have its own
-    (`fast`: JAX, TensorFlow), else autodiff of the same forward."""
-
-    def forward(a):
-        return _normalize(a, epsilon, centred)
-
-    def backward(g, x_hat, inv_std):
-        return _normalization_gradient(g, x_hat, inv_std, centred)
-
-    function = backends.with_gradient(forward, backward) if fast else None
-    return function or (lambda a: forward(a)[0])
 
 
 def _centred_kernel(kernel, dtype):
@@ -220,7 +173,7 @@ class LayerNormLSTMCell(LSTMCellBase):
     _centre_kernels = None
 
     def _layer_norm(self, a, norm, centred=False):
-        normalize = _normalization(
+        normalize = normalization(
             self.norm_epsilon, self._fast_normalization, centred
         )
         wide = wide_dtype(self.variable_dtype)

@@ -20,7 +20,10 @@ D)$, `weight_hh` $(4H, P)$, `bias_ih`, `bias_hh` $(4H,)$ and, with
 `proj_size` $P$, `weight_hr` $(P, H)$, gate blocks $i, f, g, o$: our order,
 transposed, with the two biases summed. `from_torch_lstm` builds the whole
 stack (any `num_layers`, `bidirectional`, `proj_size`, `bias`, `dropout`)
-as a Keras model holding those weights.
+as a Keras model holding those weights. `torch.nn.GRU` is `GRU` with
+`reset_after=True`, its gate blocks $r, z, n$ reordered to $z, r, h$ and its
+two biases the rows of `bias`: `from_torch_gru` builds its stack the same
+way.
 
 xLSTM's official `sLSTMCell` (the `xlstm` package) keeps its recurrent
 kernel per head, `(H, d, 4, d)`, and its bias `(H, 4, d)`;
@@ -45,6 +48,7 @@ Examples:
 import keras
 import numpy as np
 
+from keras_lstm_variants.gru import GRU
 from keras_lstm_variants.layer_norm_lstm import LayerNormLSTMCell
 from keras_lstm_variants.lstm import LSTM
 from keras_lstm_variants.lstm import LSTMCell
@@ -269,52 +273,103 @@ def from_torch_lstm(module):
         ValueError: For a module that is not an LSTM (`mode` other than
             "LSTM", e.g. a GRU).
     """
-    mode = getattr(module, "mode", None)
-    if mode != "LSTM":
-        raise ValueError(
-            "Argument `module` must be a torch.nn.LSTM. "
-            f"Received: a {type(module).__name__} with mode={mode!r}."
-        )
-    hidden = module.hidden_size
-    projection = module.proj_size or None
-    directions = ["", "_reverse"] if module.bidirectional else [""]
-    model = keras.Sequential(
-        [keras.Input((None, module.input_size))], name="from_torch_lstm"
-    )
-    for k in range(module.num_layers):
-        if k and module.dropout:
-            model.add(keras.layers.Dropout(module.dropout))
 
-        layer = LSTM(
-            hidden,
-            projection_units=projection,
+    def layer():
+        return LSTM(
+            module.hidden_size,
+            projection_units=module.proj_size or None,
             use_bias=module.bias,
             unit_forget_bias=False,
             return_sequences=True,
         )
+
+    def weights(parameter):
+        found = [parameter("weight_ih").T, parameter("weight_hh").T]
+        if module.bias:
+            found.append(parameter("bias_ih") + parameter("bias_hh"))
+        if module.proj_size:
+            found.append(parameter("weight_hr").T)
+        return found
+
+    return _from_torch_rnn(module, "LSTM", layer, weights)
+
+
+def from_torch_gru(module):
+    """A Keras model computing what a PyTorch `torch.nn.GRU` computes.
+
+    PyTorch's GRU is Keras's `reset_after=True` form (its candidate is
+    $\tanh(W_{in} x + b_{in} + r \\odot (W_{hn} h + b_{hn}))$) with the gate
+    blocks in the order r, z, n, which become `GRU`'s z, r, h; its two
+    biases are the rows of `GRU`'s `bias`.
+
+    Args:
+        module: A `torch.nn.GRU` (any `num_layers`, `bidirectional`,
+            `bias`, `batch_first`, `dropout`).
+
+    Returns:
+        A `keras.Sequential` of `num_layers` `GRU` layers, as
+        `from_torch_lstm` builds for an LSTM (its output is torch's
+        `output`, batch-major).
+
+    Raises:
+        ValueError: For a module that is not a GRU.
+    """
+    def layer():
+        return GRU(
+            module.hidden_size, use_bias=module.bias, return_sequences=True
+        )
+
+    def keras_order(w):  # PyTorch's r, z, n blocks -> Keras's z, r, h
+        r, z, n = np.split(w, 3, axis=0)
+        return np.concatenate([z, r, n], axis=0)
+
+    def weights(parameter):
+        found = [
+            keras_order(parameter("weight_ih")).T,
+            keras_order(parameter("weight_hh")).T,
+        ]
+        if module.bias:
+            found.append(np.stack([
+                keras_order(parameter("bias_ih")),
+                keras_order(parameter("bias_hh")),
+            ]))
+        return found
+
+    return _from_torch_rnn(module, "GRU", layer, weights)
+
+
+def _from_torch_rnn(module, mode, make_layer, weights_of):
+    """The `keras.Sequential` of `module`'s layers (`make_layer()` each,
+    in `Bidirectional` if it is), with the weights `weights_of(parameter)`
+    reads from torch's `parameter(name)` of each layer and direction."""
+    found = getattr(module, "mode", None)
+    if found != mode:
+        raise ValueError(
+            f"Argument `module` must be a torch.nn.{mode}. "
+            f"Received: a {type(module).__name__} with mode={found!r}."
+        )
+    directions = ["", "_reverse"] if module.bidirectional else [""]
+    model = keras.Sequential(
+        [keras.Input((None, module.input_size))],
+        name=f"from_torch_{mode.lower()}",
+    )
+    for k in range(module.num_layers):
+        if k and module.dropout:
+            model.add(keras.layers.Dropout(module.dropout))
+        layer = make_layer()
         if module.bidirectional:
             layer = keras.layers.Bidirectional(layer)
         model.add(layer)
         weights = []
         for suffix in directions:
-            weights += _torch_weights(module, f"l{k}{suffix}")
+            tag = f"l{k}{suffix}"
+            weights += weights_of(
+                lambda name, tag=tag: _torch_to_numpy(
+                    getattr(module, f"{name}_{tag}")
+                )
+            )
         model.layers[-1].set_weights(weights)
     return model
-
-
-def _torch_weights(module, tag):
-    """Our LSTM's weights from torch's parameters `*_{tag}` (`l0`,
-    `l1_reverse`, ...)."""
-
-    def parameter(name):
-        return _torch_to_numpy(getattr(module, f"{name}_{tag}"))
-
-    weights = [parameter("weight_ih").T, parameter("weight_hh").T]
-    if module.bias:
-        weights.append(parameter("bias_ih") + parameter("bias_hh"))
-    if module.proj_size:
-        weights.append(parameter("weight_hr").T)
-    return weights
 
 
 def _check_keys(config, cls):

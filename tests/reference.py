@@ -250,21 +250,110 @@ def min_lstm_step(x, h, w, normalize_gates=True):
 def min_run(step, weights, x, h0=None, mask=None, go_backwards=False,
             zero_output_for_mask=False):
     """`run` for a minimal RNN's step (state h only): (outputs, h)."""
+    units = weights["kernel"].shape[1] // (2 if step is min_gru_step else 3)
+    return state_run(
+        lambda x_t, h: step(x_t, h, weights), x, units, h0=h0, mask=mask,
+        go_backwards=go_backwards, zero_output_for_mask=zero_output_for_mask,
+    )
+
+
+def state_run(step, x, units, h0=None, mask=None, go_backwards=False,
+              zero_output_for_mask=False):
+    """`run` for a cell whose state is h alone, `step(x_t, h) -> h`:
+    (outputs, h)."""
     x = np.asarray(x, np.float64)
     batch, time = x.shape[:2]
-    units = weights["kernel"].shape[1] // (2 if step is min_gru_step else 3)
     h = np.zeros((batch, units)) if h0 is None else np.asarray(h0, np.float64)
     mask = np.ones((batch, time), bool) if mask is None else np.asarray(mask)
     order = range(time - 1, -1, -1) if go_backwards else range(time)
     output, outputs = np.zeros((batch, units)), []
     for t in order:
-        h_new = step(x[:, t], h, weights)
+        h_new = step(x[:, t], h)
         keep = mask[:, t][:, None]
         h = np.where(keep, h_new, h)
         output = np.where(keep, h_new, output)
         outputs.append(np.where(keep, h_new, 0.0) if zero_output_for_mask
                        else output)
     return np.stack(outputs, axis=1), h
+
+
+# --- The GRU family (Keras's weight layouts: gate blocks z, r, h) ----------
+
+
+def _gru_biases(w, width, reset_after):
+    """(input bias, recurrent bias) of a Keras GRU bias, zeros if absent."""
+    b = w.get("bias")
+    if b is None:
+        return np.zeros(width), np.zeros(width)
+    if reset_after:
+        return b[0], b[1]
+    return b, np.zeros(width)
+
+
+def gru_step(x, h, w, reset_after=True, zoneout=0.0):
+    """Cho et al. (2014), as Keras documents both of its forms: reset
+    after the matmul (v3 / cuDNN) or before it (v1)."""
+    W, R = w["kernel"], w["recurrent_kernel"]
+    bx, bh = _gru_biases(w, W.shape[1], reset_after)
+    x_z, x_r, x_h = np.split(x @ W + bx, 3, axis=-1)
+    R_z, R_r, R_h = np.split(R, 3, axis=1)
+    bh_z, bh_r, bh_h = np.split(bh, 3)
+    z = sigmoid(x_z + h @ R_z + bh_z)
+    r = sigmoid(x_r + h @ R_r + bh_r)
+    if reset_after:
+        candidate = np.tanh(x_h + r * (h @ R_h + bh_h))
+    else:
+        candidate = np.tanh(x_h + (r * h) @ R_h)
+    h_new = z * h + (1 - z) * candidate
+    return zoneout * h + (1 - zoneout) * h_new
+
+
+def layer_norm_gru_step(x, h, w, epsilon=1e-5):
+    """haste's LayerNormGRU: each projection normalised over its 3U
+    columns, scaled by its gain, then biased; the reset gate after."""
+
+    def norm(a, gain):
+        mean = a.mean(axis=-1, keepdims=True)
+        var = ((a - mean) ** 2).mean(axis=-1, keepdims=True)
+        return (a - mean) / np.sqrt(var + epsilon) * gain
+
+    gamma, b = w["norm_gamma"], w["bias"]
+    a_x = norm(x @ w["kernel"], gamma[0]) + b[0]
+    a_h = norm(h @ w["recurrent_kernel"], gamma[1]) + b[1]
+    x_z, x_r, x_h = np.split(a_x, 3, axis=-1)
+    h_z, h_r, h_h = np.split(a_h, 3, axis=-1)
+    z, r = sigmoid(x_z + h_z), sigmoid(x_r + h_r)
+    return z * h + (1 - z) * np.tanh(x_h + r * h_h)
+
+
+def mgu_step(x, h, w):
+    """Zhou et al. (2016): one forget gate f resets and updates."""
+    W_f, W_h = np.split(w["kernel"], 2, axis=1)
+    R_f, R_h = np.split(w["recurrent_kernel"], 2, axis=1)
+    b_f, b_h = np.split(w["bias"], 2)
+    f = sigmoid(x @ W_f + b_f + h @ R_f)
+    candidate = np.tanh(x @ W_h + b_h + (f * h) @ R_h)
+    return (1 - f) * h + f * candidate
+
+
+def gru_gate_variant_step(x, h, w, name):
+    """Dey & Salem (2017): GRU1 gates from h and a bias, GRU2 from h, GRU3
+    from a bias; the candidate is the original GRU's (reset before)."""
+    W, R, b = w["kernel"], w["recurrent_kernel"], w["bias"]
+    if name == "GRU3":
+        R_h = R
+        b_z, b_r, b_h = np.split(b, 3)
+        z, r = sigmoid(b_z), sigmoid(b_r)
+    else:
+        R_z, R_r, R_h = np.split(R, 3, axis=1)
+        if name == "GRU1":
+            b_z, b_r, b_h = np.split(b, 3)
+        else:
+            b_z = b_r = 0.0
+            b_h = b
+        z, r = sigmoid(h @ R_z + b_z), sigmoid(h @ R_r + b_r)
+    candidate = np.tanh(x @ W + b_h + (r * h) @ R_h)
+    return z * h + (1 - z) * candidate
 
 
 def _log_sigmoid(x):

@@ -99,7 +99,8 @@ def test_layer_names_may_name_a_loop_strategy():
     assert bench.layer_name("LSTM") == "LSTM"
     assert bench.layer_name("LSTM[step]") == "LSTM [step]"
     assert bench.layer_name("CoupledLSTM [stacked]") == "CoupledLSTM [stacked]"
-    for wrong in ("GRU", "LSTM[fast]", "keras.LSTM[step]"):
+    assert bench.layer_name("GRU[step]") == "GRU [step]"  # the loop
+    for wrong in ("BiGRU", "LSTM[fast]", "keras.LSTM[step]", "GRU[hoist]"):
         with pytest.raises(SystemExit, match="--layers"):
             bench.layer_name(wrong)
     assert bench.layer_name(" LSTM ") == "LSTM"

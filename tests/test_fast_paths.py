@@ -1,8 +1,9 @@
 """The backends' fast paths give the portable path's numbers.
 
 `LayerNormLSTMCell` normalises with a hand-written gradient on JAX
-(`_jax.py`) and TensorFlow (`_tensorflow.py`); `_fast_normalization = False`
-falls back to autodiff of the portable `keras.ops` forward. The truths here
+(`backends/jax.py`) and TensorFlow (`backends/tensorflow.py`);
+`_fast_normalization = False` falls back to autodiff of the portable
+`keras.ops` forward. The truths here
 are that autodiff and, for the normalisation alone, float64 finite
 differences of a NumPy normalisation.
 """
@@ -15,7 +16,7 @@ from conftest import assert_close
 from conftest import input_gradient
 
 import keras_lstm_variants as klv
-from keras_lstm_variants.layer_norm_lstm import _normalization
+from keras_lstm_variants._numerics import normalization as _normalization
 
 # The equations without the shared options (conftest.CORE_VARIANTS).
 TESTED_VARIANTS = CORE_VARIANTS

@@ -39,7 +39,7 @@ LAYERS = [
 
 # Loads argv[1], predicts argv[2] into argv[3] (every output flattened and
 # side by side); prints the backend, the precision it computes in, and how
-# many times a layer's fused route ran the backend's LSTM op.
+# many times a layer's fused route ran the backend's LSTM or GRU op.
 PREDICT = """
 import sys
 import keras
@@ -47,16 +47,18 @@ import numpy as np
 from keras_lstm_variants.backends import _common
 
 calls = []
-backend_lstm = _common.backend_lstm
 
 
-def counted(*args, **kwargs):
-    outputs = backend_lstm(*args, **kwargs)  # raises where it declines
-    calls.append(1)
-    return outputs
+def counted(op):
+    def run(*args, **kwargs):
+        outputs = op(*args, **kwargs)  # raises where it declines
+        calls.append(1)
+        return outputs
+    return run
 
 
-_common.backend_lstm = counted
+_common.backend_lstm = counted(_common.backend_lstm)
+_common.backend_gru = counted(_common.backend_gru)
 model = keras.saving.load_model(sys.argv[1])
 x = np.load(sys.argv[2])
 np.save(sys.argv[3], np.concatenate(
@@ -121,7 +123,7 @@ def _perturbed(model, rng):
 
 def test_every_layer_predicts_on_numpy_and_openvino(tmp_path):
     pytest.importorskip("openvino")
-    assert {"LSTM", "MinLSTM", "SLSTM", "MLSTM"} <= set(LAYERS)
+    assert {"LSTM", "MinLSTM", "SLSTM", "MLSTM", "GRU", "MGU"} <= set(LAYERS)
     rng = np.random.default_rng(0)
     keras.utils.set_random_seed(0)
     inputs = keras.Input((6, 3))
@@ -147,11 +149,12 @@ def test_every_layer_predicts_on_numpy_and_openvino(tmp_path):
             assert difference < bound, (backend, precision, name, difference)
 
 
-def test_standard_forms_take_openvinos_lstm_sequence_op(tmp_path):
+def test_standard_forms_take_openvinos_sequence_ops(tmp_path):
     """`LSTM` and `CoupledLSTM` (a standard LSTM form without peepholes)
-    run OpenVINO's LSTM sequence op, as `keras.layers.LSTM` does there,
-    with the outputs of the TensorFlow backend; `PeepholeLSTM` (peepholes,
-    which the op does not take) runs the loop."""
+    run OpenVINO's LSTM sequence op, as `keras.layers.LSTM` does there, and
+    `GRU` its GRU sequence op, as `keras.layers.GRU` does, with the outputs
+    of the TensorFlow backend; `PeepholeLSTM` (peepholes, which the op does
+    not take) and `MGU` (no GRU op computes it) run the loop."""
     pytest.importorskip("openvino")
     rng = np.random.default_rng(1)
     inputs = keras.Input((7, 3))
@@ -159,6 +162,8 @@ def test_standard_forms_take_openvinos_lstm_sequence_op(tmp_path):
         klv.LSTM(8, return_sequences=True),
         klv.CoupledLSTM(8),
         klv.PeepholeLSTM(8),
+        klv.GRU(8, return_sequences=True),
+        klv.MGU(8),
     ]
     model = _perturbed(
         keras.Model(inputs, [layer(inputs) for layer in layers]), rng
@@ -168,5 +173,5 @@ def test_standard_forms_take_openvinos_lstm_sequence_op(tmp_path):
     actual, precision, calls = _predict_elsewhere(
         model, x, "openvino", tmp_path
     )
-    assert calls == 2  # LSTM and CoupledLSTM
+    assert calls == 3  # LSTM, CoupledLSTM and GRU
     assert np.abs(actual - expected).max() < _bound(precision, expected)

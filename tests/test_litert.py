@@ -473,3 +473,40 @@ def test_run_names_what_is_wrong(small_model):
     peepholes = litert.convert(_random_model([klv.PeepholeLSTM(4)]))
     with pytest.raises(ValueError, match="has peepholes.*runtime='litert'"):
         litert.run(peepholes, x[:1], runtime="micro")
+
+
+def test_gru_layers_convert_unrolled_and_run_on_every_runtime():
+    """LiteRT has no fused GRU op: a GRU layer converts unrolled (builtin
+    ops, no `WHILE`), and so runs in LiteRT and tflite-micro with the
+    Keras model's outputs, and a GRU quantizes to int8. (TensorFlow's
+    calibrator failed on the unrolled MGU in some conversions: `convert`
+    then raises a ValueError that says so, checked below.)"""
+    model = _random_model([
+        klv.GRU(4, return_sequences=True), klv.MGU(4, go_backwards=True),
+    ])
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(6, STEPS, FEATURES)).astype("float32")
+    expected = model.predict(x, verbose=0)
+    flatbuffer = litert.convert(model)
+    assert "WHILE" not in _ops(flatbuffer)
+    actual, given, taken = _run_litert(flatbuffer, x)
+    np.testing.assert_allclose(actual, expected, atol=1e-5)
+    micro = _run_micro(flatbuffer, x, given, taken)
+    np.testing.assert_allclose(micro, expected, atol=1e-5)
+    gru = _random_model([klv.GRU(4, return_sequences=True)])
+    expected = gru.predict(x, verbose=0)
+    quantized = litert.convert(
+        gru, quantize="int8",
+        representative_dataset=lambda: ([row[None]] for row in x),
+    )
+    int8, _, _ = _run_litert(quantized, x)
+    # int8 rounding of the activations: a few steps of 1/128 of the range.
+    span = np.abs(expected).max()
+    assert np.abs(int8 - expected).max() < 0.1 * span
+    try:  # the model with the MGU: quantized, or a ValueError saying why
+        litert.convert(
+            model, quantize="int8",
+            representative_dataset=lambda: ([row[None]] for row in x),
+        )
+    except ValueError as error:
+        assert "calibrator" in str(error)

@@ -1,18 +1,12 @@
 """Projection, clipping and zoneout against independent truths.
 
-`tf.compat.v1.nn.rnn_cell.LSTMCell` (run by `compat_v1_oracle.py` in a
-subprocess) and `torch.nn.LSTM(proj_size=...)` compute projected, clipped
-LSTMs; `keras_lstm_variants.migrate` converts both, and the converted
-models must compute what they compute. Zoneout's training behaviour is
-checked by its statistics and its seeds (its inference form is in every
-contract test through conftest's option variants).
+Projected, clipped LSTMs are checked against `tf.compat.v1` and
+`torch.nn.LSTM(proj_size=...)` through their migration (`test_migrate.py`).
+Zoneout's training behaviour is checked here by its statistics and its
+seeds (its inference form is in every contract test through conftest's
+option variants).
 """
 
-import json
-import os
-import pathlib
-import subprocess
-import sys
 
 import keras
 import numpy as np
@@ -22,124 +16,6 @@ from conftest import assert_close
 from conftest import to_numpy
 
 import keras_lstm_variants as klv
-from keras_lstm_variants import migrate
-
-ORACLE = pathlib.Path(__file__).with_name("compat_v1_oracle.py")
-
-# tf.compat.v1 LSTMCell keyword arguments, with the sequence to run.
-COMPAT_V1_CASES = {
-    "plain": dict(num_units=5, forget_bias=1.0),
-    "peepholes_cell_clip": dict(
-        num_units=5, use_peepholes=True, cell_clip=0.4, forget_bias=0.0
-    ),
-    "projection": dict(num_units=5, num_proj=3, forget_bias=2.5),
-    "projection_clips_peepholes": dict(
-        num_units=6, num_proj=4, use_peepholes=True, cell_clip=0.5,
-        proj_clip=0.3, forget_bias=1.0,
-    ),
-    "projection_wider_than_units": dict(
-        num_units=3, num_proj=5, proj_clip=0.2, forget_bias=1.0
-    ),
-}
-
-
-@pytest.fixture(scope="module")
-def compat_v1(tmp_path_factory):
-    """What tf.compat.v1's cell computed for each case (one subprocess)."""
-    folder = tmp_path_factory.mktemp("compat_v1")
-    cases = {
-        name: {**case, "dim": 4, "batch": 3, "steps": 7, "seed": k}
-        for k, (name, case) in enumerate(COMPAT_V1_CASES.items())
-    }
-    (folder / "cases.json").write_text(json.dumps(cases))
-    env = {**os.environ, "TF_USE_LEGACY_KERAS": "1"}
-    subprocess.run(
-        [sys.executable, str(ORACLE), str(folder / "cases.json"),
-         str(folder / "out.npz")],
-        check=True, env=env, capture_output=True,
-    )
-    return np.load(folder / "out.npz")
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("case", COMPAT_V1_CASES)
-def test_migrated_compat_v1_cell_computes_what_it_computed(compat_v1, case):
-    config = COMPAT_V1_CASES[case]
-    data = {
-        key.split("/", 1)[1]: compat_v1[key]
-        for key in compat_v1.files
-        if key.startswith(f"{case}/")
-    }
-    cell = migrate.from_compat_v1_config(config)
-    layer = keras.layers.RNN(cell, return_sequences=True, return_state=True)
-    layer.build((None, None, 4))
-    peepholes = (
-        [data[f"var/w_{g}_diag"] for g in "ifo"]
-        if config.get("use_peepholes") else []
-    )
-    layer.set_weights(migrate.compat_v1_weights(
-        data["var/kernel"], data["var/bias"], *peepholes, input_dim=4,
-        forget_bias=config["forget_bias"],
-        projection_kernel=data.get("var/projection/kernel"),
-    ))
-    outputs, h, c = layer(data["x"], initial_state=[data["h0"], data["c0"]])
-    assert_close(outputs, data["outputs"])
-    assert_close(h, data["h"])
-    assert_close(c, data["c"])
-    # The clips bit where the case has them: the truth reaches the bounds.
-    if "proj_clip" in config:
-        assert np.isclose(np.abs(data["outputs"]).max(), config["proj_clip"])
-    if "cell_clip" in config:
-        assert np.isclose(np.abs(data["c"]).max(), config["cell_clip"])
-
-
-def test_compat_v1_proj_clip_without_num_proj_is_dropped():
-    # tf.compat.v1 ignores proj_clip without num_proj; so does the migration.
-    cell = migrate.from_compat_v1_config({"num_units": 4, "proj_clip": 2.0})
-    assert cell.projection_units is None and cell.projection_clip is None
-
-
-@pytest.mark.parametrize(
-    "options",
-    [
-        dict(num_layers=1, proj_size=0, bidirectional=False, bias=True),
-        dict(num_layers=2, proj_size=3, bidirectional=False, bias=True),
-        dict(num_layers=3, proj_size=2, bidirectional=True, bias=True,
-             batch_first=True),
-        dict(num_layers=2, proj_size=0, bidirectional=True, bias=False,
-             dropout=0.5),
-    ],
-    ids=lambda o: "-".join(f"{k}={v}" for k, v in o.items()),
-)
-def test_migrated_torch_lstm_computes_what_it_computes(rng, options):
-    torch = pytest.importorskip("torch")
-    torch.manual_seed(0)
-    module = torch.nn.LSTM(4, 6, **options).eval()  # eval: no dropout
-    with torch.no_grad():
-        for parameter in module.parameters():
-            parameter.normal_(0.0, 0.5)
-    x = rng.normal(size=(3, 7, 4)).astype("float32")  # batch-major
-    torch_x = torch.from_numpy(x if module.batch_first else x.swapaxes(0, 1))
-    with torch.no_grad():
-        expected, _ = module(torch_x)
-    expected = expected.numpy()
-    if not module.batch_first:
-        expected = expected.swapaxes(0, 1)
-    model = migrate.from_torch_lstm(module)
-    layers = [layer for layer in model.layers
-              if not isinstance(layer, keras.layers.Dropout)]
-    assert len(layers) == options["num_layers"]
-    dropouts = [layer.rate for layer in model.layers
-                if isinstance(layer, keras.layers.Dropout)]
-    rate = options.get("dropout", 0.0)
-    assert dropouts == ([rate] * (options["num_layers"] - 1) if rate else [])
-    assert_close(model.predict(x, verbose=0), expected)
-
-
-def test_from_torch_lstm_refuses_other_modules():
-    torch = pytest.importorskip("torch")
-    with pytest.raises(ValueError, match="mode='GRU'"):
-        migrate.from_torch_lstm(torch.nn.GRU(3, 4))
 
 
 def _zoneout_layer(units=32, **kwargs):

@@ -26,12 +26,13 @@ def test_all_lists_exactly_the_public_classes():
         if isinstance(value, type) and not name.startswith("_")
     }
     # Four variants of 0.1.0, six of Greff et al.'s search space, the two
-    # minimal RNNs, sLSTM and mLSTM, a cell and a layer each; the bases (of
-    # every cell and layer, and of the LSTM family's), the error of an
-    # incomplete variant and the standard LSTM form; and the search_space,
-    # litert and migrate modules.
-    assert len(public) == 34
-    modules = {"search_space", "litert", "migrate"}
+    # minimal RNNs, sLSTM and mLSTM, the GRU, LayerNormGRU, MGU and Dey &
+    # Salem's three GRUs, a cell and a layer each; the bases (of every cell
+    # and layer, of the LSTM family's and of the GRU family's), the error
+    # of an incomplete variant and the standard LSTM form; and the
+    # search_space, gru_variants, litert and migrate modules.
+    assert len(public) == 48
+    modules = {"search_space", "gru_variants", "litert", "migrate"}
     assert set(klv.__all__) == public | modules
     assert all(inspect.ismodule(getattr(klv, name)) for name in modules)
 

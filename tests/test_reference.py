@@ -92,7 +92,7 @@ def test_cell_step_with_dropout_masks(variant, rng, per_gate, in_a_layer):
     )
     out, (h1, c1) = cell._step(
         cell.input_part(x32, dp_mask, kernel), [h32, c32], rec_dp_mask,
-        recurrent_kernel, zoneout=cell._zoneout_keep(2, False, None),
+        recurrent_kernel, zoneout=cell.zoneout_keep(2, False),
     )
     # Zoneout mixes the new state with the previous one unmasked.
     h_ref, c_ref = variant.step(x_ref, h_ref_in, c, ref_weights, zoneout=(0, 0))

@@ -8,9 +8,10 @@ ask them through the functions below, never by naming a backend):
 - `with_gradient(forward, backward)`: a function with a hand-written
   backward pass, or None where the backend has no way to give one;
 - `fused_lstm(sequences, h_0, c_0, mask, form, return_sequences,
-  training)`: a whole sequence of a standard LSTM form in the backend's
-  fused kernel (cuDNN, PyTorch's native op, OpenVINO's sequence op), or
-  `Declined` with the reason.
+  training)` and `fused_gru(sequences, h_0, mask, form, return_sequences,
+  training)`: a whole sequence of a standard LSTM or GRU form in the
+  backend's fused kernel (cuDNN, PyTorch's native op, OpenVINO's sequence
+  op), or `Declined` with the reason.
 
 The modules import their backend, so this package imports one only when
 asked about it: importing `keras_lstm_variants` imports no backend beyond
@@ -25,7 +26,8 @@ from keras import ops
 from keras_lstm_variants.backends._common import Declined
 
 __all__ = [
-    "Declined", "fused_lstm", "loop_context", "on_accelerator", "with_gradient",
+    "Declined", "fused_gru", "fused_lstm", "loop_context", "on_accelerator",
+    "with_gradient",
 ]
 
 
@@ -56,6 +58,14 @@ def fused_lstm(sequences, h_0, c_0, mask, form, return_sequences, training):
     naming the condition, where that kernel cannot run it here."""
     return _module().fused_lstm(
         sequences, h_0, c_0, mask, form, return_sequences, training
+    )
+
+
+def fused_gru(sequences, h_0, mask, form, return_sequences, training):
+    """`(last_output, outputs, [h])` of `form` (a `StandardGRUForm`) over
+    `sequences` in the backend's fused kernel, or `Declined`."""
+    return _module().fused_gru(
+        sequences, h_0, mask, form, return_sequences, training
     )
 
 

@@ -1,7 +1,9 @@
 """What the backend modules share: the exception a fused kernel declines
-with, and Keras's own backend `lstm` (the kernel `keras.layers.LSTM`
-takes: cuDNN on TensorFlow and JAX, OpenVINO's LSTM sequence op)."""
+with, and Keras's own backend `lstm` and `gru` (the kernels
+`keras.layers.LSTM` and `GRU` take: cuDNN on TensorFlow and JAX, OpenVINO's
+sequence ops)."""
 
+from keras_lstm_variants._keras_internal import backend_gru
 from keras_lstm_variants._keras_internal import backend_lstm
 
 
@@ -43,3 +45,31 @@ def keras_lstm(sequences, h_0, c_0, mask, form, return_sequences, refused):
         )
     except NotImplementedError:
         raise Declined(refused) from None
+
+
+def keras_gru(sequences, h_0, mask, form, return_sequences, refused):
+    """`(last_output, outputs, [h])` from Keras's backend `gru`, called as
+    `keras.layers.GRU` calls it (the `reset_after=True` form); `refused`:
+    the reason to decline with where that `gru` refuses the call."""
+    from keras import activations
+
+    try:
+        last_output, outputs, states = backend_gru(
+            sequences,
+            h_0,
+            mask,
+            kernel=form.kernel,
+            recurrent_kernel=form.recurrent_kernel,
+            bias=form.bias,
+            activation=activations.tanh,
+            recurrent_activation=activations.sigmoid,
+            return_sequences=return_sequences,
+            go_backwards=False,
+            unroll=False,
+            reset_after=True,
+        )
+    except NotImplementedError:
+        raise Declined(refused) from None
+    if not isinstance(states, (list, tuple)):
+        states = [states]
+    return last_output, outputs, list(states)

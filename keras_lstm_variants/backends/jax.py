@@ -1,5 +1,7 @@
-"""JAX: every loop is XLA's, custom gradients by `jax.custom_vjp`, and
-cuDNN's LSTM through Keras's backend `lstm` (on an NVIDIA GPU).
+"""JAX: every loop is XLA's, custom gradients by `jax.custom_vjp`, cuDNN's
+LSTM through Keras's backend `lstm` (on an NVIDIA GPU), and Keras's backend
+`gru` (one `lax.scan` with $xW$ computed for every step first, on any
+device), as `keras.layers.LSTM` and `GRU` take them.
 
 `with_gradient` serves `LayerNormLSTMCell`'s normalisations, whose
 closed-form gradient needs about half the reductions and elementwise passes
@@ -10,6 +12,7 @@ recurrence they cost more than the h U matmul (benchmarks/RESULTS.md).
 import jax
 
 from keras_lstm_variants.backends import _cudnn
+from keras_lstm_variants.backends._common import keras_gru
 
 
 def loop_context():
@@ -40,4 +43,11 @@ def fused_lstm(sequences, h_0, c_0, mask, form, return_sequences, training):
     return _cudnn.lstm(
         sequences, h_0, c_0, mask, form, return_sequences,
         mask_refused="JAX's cuDNN kernel takes no mask",
+    )
+
+
+def fused_gru(sequences, h_0, mask, form, return_sequences, training):
+    return keras_gru(
+        sequences, h_0, mask, form, return_sequences,
+        refused="Keras's JAX GRU op takes no mask",
     )

@@ -14,3 +14,7 @@ def with_gradient(forward, backward):
 
 def fused_lstm(sequences, h_0, c_0, mask, form, return_sequences, training):
     raise Declined("Keras's NumPy backend has no fused LSTM kernel")
+
+
+def fused_gru(sequences, h_0, mask, form, return_sequences, training):
+    raise Declined("Keras's NumPy backend has no fused GRU kernel")

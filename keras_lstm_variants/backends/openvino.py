@@ -1,7 +1,9 @@
-"""OpenVINO (inference): Keras's loop, and OpenVINO's LSTM sequence op as
-the fused kernel, reached as `keras.layers.LSTM` reaches it (Keras's
-backend `lstm`), for a form without peepholes, projection or clips."""
+"""OpenVINO (inference): Keras's loop, and OpenVINO's LSTM and GRU sequence
+ops as the fused kernels, reached as `keras.layers.LSTM` and `GRU` reach
+them (Keras's backend `lstm` and `gru`), for an LSTM form without
+peepholes, projection or clips."""
 
+from keras_lstm_variants.backends._common import keras_gru
 from keras_lstm_variants.backends._common import keras_lstm
 from keras_lstm_variants.backends._common import refuse_parts
 
@@ -21,4 +23,11 @@ def fused_lstm(sequences, h_0, c_0, mask, form, return_sequences, training):
     return keras_lstm(
         sequences, h_0, c_0, mask, form, return_sequences,
         refused=f"{kernel} takes a bias and no mask",
+    )
+
+
+def fused_gru(sequences, h_0, mask, form, return_sequences, training):
+    return keras_gru(
+        sequences, h_0, mask, form, return_sequences,
+        refused="OpenVINO's GRU sequence op takes a bias and no mask",
     )

@@ -52,3 +52,11 @@ def fused_lstm(sequences, h_0, c_0, mask, form, return_sequences, training):
         mask_refused="TensorFlow's cuDNN kernel takes only right-padded "
         "masks",
     )
+
+
+def fused_gru(sequences, h_0, mask, form, return_sequences, training):
+    return _cudnn.gru(
+        sequences, h_0, mask, form, return_sequences,
+        mask_refused="TensorFlow's cuDNN kernel takes only right-padded "
+        "masks",
+    )

@@ -1,5 +1,5 @@
-"""PyTorch: eager loops, no custom gradient needed, and the op behind
-`torch.nn.LSTM` as the fused kernel.
+"""PyTorch: eager loops, no custom gradient needed, and the ops behind
+`torch.nn.LSTM` and `torch.nn.GRU` as the fused kernels.
 
 `fused_lstm` runs a whole sequence in `torch.lstm` (cuDNN on a GPU, ATen's
 kernels on CPU), given a cell's standard LSTM form: projection included
@@ -71,3 +71,38 @@ def fused_lstm(sequences, h_0, c_0, mask, form, return_sequences, training):
             True,  # batch_first
         )
     return outputs[:, -1], outputs, [h[0], c[0]]
+
+
+def fused_gru(sequences, h_0, mask, form, return_sequences, training):
+    """`(last_output, outputs, [h])` of the standard GRU form's op
+    (`torch.gru`: cuDNN on a GPU, ATen on CPU) over `sequences`. PyTorch's
+    gate order is r, z, n where Keras's is z, r, h: the blocks are
+    reordered, in the graph, so that gradients reach the cell's weights."""
+    if mask is not None:
+        raise Declined("PyTorch's native GRU op takes no mask")
+    if torch.jit.is_tracing():
+        raise Declined("torch.jit is tracing the model")
+    kernel, recurrent_kernel = (
+        ops.convert_to_tensor(w) for w in (form.kernel, form.recurrent_kernel)
+    )
+
+    def torch_order(w):  # Keras's z, r, h blocks -> PyTorch's r, z, n
+        z, r, h = torch.chunk(w, 3, dim=-1)
+        return torch.cat([r, z, h], dim=-1)
+
+    params = [torch_order(kernel).T, torch_order(recurrent_kernel).T]
+    if form.bias is not None:
+        bias = ops.convert_to_tensor(form.bias)
+        params += [torch_order(bias[0]), torch_order(bias[1])]
+    outputs, h = torch.gru(
+        ops.convert_to_tensor(sequences).to(kernel.dtype),
+        ops.convert_to_tensor(h_0).to(kernel.dtype).unsqueeze(0),
+        params,
+        form.bias is not None,  # has_biases
+        1,  # num_layers
+        0.0,  # dropout between layers
+        bool(training),
+        False,  # bidirectional
+        True,  # batch_first
+    )
+    return outputs[:, -1], outputs, [h[0]]

@@ -40,6 +40,7 @@ import functools
 
 import numpy as np
 
+from keras_lstm_variants._gru_layer import GRULayerBase
 from keras_lstm_variants._keras_internal import flatten_layers
 from keras_lstm_variants._lstm_layer import LSTMLayerBase
 
@@ -199,15 +200,19 @@ def convert(
     records = {}
     layers = [
         layer for layer in flatten_layers(model)
-        if isinstance(layer, LSTMLayerBase)
+        if isinstance(layer, (LSTMLayerBase, GRULayerBase))
     ]
     unrolls = [layer.unroll for layer in layers]
     for layer in layers:
         layer.call_hook = functools.partial(
             _traced_call, records=records, unsupported=unsupported
-        )
+        ) if isinstance(layer, LSTMLayerBase) else _unrolled_call
     try:  # Keras traces the model here, our layers marked by their hooks
         flatbuffer = _converter.litert_float_model(model, batch_size)
+        unrolled = [
+            layer.name for layer, unroll in zip(layers, unrolls, strict=True)
+            if layer.unroll and not unroll
+        ]
     finally:
         for layer, unroll in zip(layers, unrolls, strict=True):
             layer.call_hook = None
@@ -216,8 +221,16 @@ def convert(
         flatbuffer, list(records.values())
     )
     if quantize == "int8":
+        if records and unrolled:
+            raise ValueError(
+                "quantize='int8' calibrates the fused LSTM op's state on "
+                "each sample from zero, which a model that also has unrolled "
+                f"layers ({', '.join(unrolled)}) cannot do (their number of "
+                "steps is fixed). Convert the parts separately, or quantize "
+                "a model of fused layers only. Received: quantize='int8'."
+            )
         flatbuffer = _converter.quantize_int8(
-            flatbuffer, representative_dataset
+            flatbuffer, representative_dataset, reset_state=bool(records)
         )
     return flatbuffer
 
@@ -241,6 +254,16 @@ def _traced_call(layer, sequences, initial_state, mask, records, unsupported):
             "with a standard LSTM form). Pass unsupported='unroll' to unroll "
             "it instead."
         )
+    return _unrolled_call(layer, sequences, reason=reason)
+
+
+def _unrolled_call(layer, sequences, initial_state=None, mask=None,
+                   reason="LiteRT has no fused GRU op"):
+    """None (the layer's own call), unrolled over the fixed number of steps:
+    builtin ops that LiteRT, tflite-micro and int8 quantization all take.
+    A GRU layer always converts so: kept as a loop, the converter's `WHILE`
+    ran in LiteRT but gave other numbers in tflite-micro and stopped the
+    int8 quantizer here."""
     if sequences.shape[1] is None:
         raise ValueError(
             f"Layer {layer.name!r} cannot be fused ({reason}) nor unrolled "

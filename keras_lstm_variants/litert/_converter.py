@@ -218,7 +218,7 @@ def _add_constant(model, subgraph, array):
     return len(subgraph.tensors) - 1
 
 
-def quantize_int8(flatbuffer, representative_dataset):
+def quantize_int8(flatbuffer, representative_dataset, reset_state=True):
     """Full-integer int8 (int8 inputs and outputs), calibrated on
     `representative_dataset`: the steps `TFLiteConverter` takes for
     `optimizations=[DEFAULT]`, `TFLITE_BUILTINS_INT8`, on our finished float
@@ -229,16 +229,34 @@ def quantize_int8(flatbuffer, representative_dataset):
     long sequence, and calibrates the cell state on a range it never has
     (measured: int8 PeepholeLSTM on digits, 10.7% accurate; 92.6% so).
     Resizing the inputs makes the interpreter reallocate, which zeroes the
-    variable tensors. `tests/test_litert.py` fails if TensorFlow moves the
-    functions used here."""
-    import numpy as np
-    import tensorflow as tf
-    from tensorflow.lite.python.convert import mlir_quantize
+    variable tensors (`reset_state`; a model without the fused op has none,
+    and an unrolled layer fixes its number of steps). `tests/test_litert.py`
+    fails if TensorFlow moves the functions used here."""
     from tensorflow.lite.python.optimize import calibrator
 
     wrapper = calibrator.Calibrator(
         calibrator.add_intermediate_tensors(flatbuffer)
     )._calibrator
+    try:
+        return _calibrated(wrapper, representative_dataset, reset_state)
+    except RuntimeError as error:  # TensorFlow's own calibration failed
+        raise ValueError(
+            "quantize='int8': TensorFlow's calibrator could not run this "
+            f"model ({error}). It was seen to fail on unrolled layers some "
+            "conversions out of several (the same MGU: an uneven SPLIT in "
+            "one of three); convert again, or use the float file."
+        ) from None
+
+
+def _calibrated(wrapper, representative_dataset, reset_state):
+    """`wrapper` (TensorFlow's calibrator) fed every sample of the
+    representative dataset, then its quantized model."""
+    import numpy as np
+    import tensorflow as tf
+    from tensorflow.lite.python.convert import mlir_quantize
+
+    if not reset_state:
+        wrapper.Prepare()  # the file's own shapes, no resize
     for sample in representative_dataset():
         if not isinstance(sample, (list, tuple)):
             raise ValueError(
@@ -248,11 +266,12 @@ def quantize_int8(flatbuffer, representative_dataset):
             )
         sample = [np.asarray(x, dtype=np.float32) for x in sample]
         shapes = [list(x.shape) for x in sample]
-        longer = [
-            [s[0], s[1] + 1, *s[2:]] if len(s) > 1 else s for s in shapes
-        ]
-        wrapper.Prepare(longer)
-        wrapper.Prepare(shapes)  # reallocated: the state starts at zero
+        if reset_state:
+            longer = [
+                [s[0], s[1] + 1, *s[2:]] if len(s) > 1 else s for s in shapes
+            ]
+            wrapper.Prepare(longer)
+            wrapper.Prepare(shapes)  # reallocated: the state starts at zero
         wrapper.FeedTensor(sample)
     return mlir_quantize(
         _cell_state_range_at_least_one(wrapper.Calibrate()),
