@@ -229,6 +229,18 @@ class RNNCellBase(CellArguments, keras.Layer, DropoutRNNCell):
                 keep.append(ops.cast(draw < rate, self.compute_dtype))
         return tuple(keep)
 
+    def dropout_masks(self, inputs, h, training):
+        """`(input mask, recurrent mask)` for a step with `inputs` `(batch,
+        features)` and previous output `h`: Keras's masks (one per sequence,
+        one per gate with `dropout_mask_count`), each None where its rate is
+        zero or not training."""
+        dp_mask = rec_dp_mask = None
+        if training and 0.0 < self.dropout < 1.0:
+            dp_mask = self.get_dropout_mask(inputs)
+        if training and 0.0 < self.recurrent_dropout < 1.0:
+            rec_dp_mask = self.get_recurrent_dropout_mask(h)
+        return dp_mask, rec_dp_mask
+
     def state_sizes(self):
         """`state_size` as a list, one int per state."""
         size = self.state_size

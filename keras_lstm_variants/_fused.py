@@ -56,7 +56,7 @@ class FusedKernelLayer(RNNLayerBase):
     keeps TensorFlow from compiling with XLA a model that will run cuDNN.
 
     A family's subclass sets `cell_family` (its cells' base) and defines
-    `whole_sequence`, `cudnn_problem()` and `takes_cudnn()`.
+    `whole_sequence` and `cudnn_problem()` (and `cudnn_arguments()`).
 
     Args:
         units: Positive integer, the cell's `units`.
@@ -142,9 +142,23 @@ class FusedKernelLayer(RNNLayerBase):
         """Why cuDNN can never run this layer's cell (a sentence), or None."""
         return None
 
+    def cudnn_arguments(self):
+        """What Keras's `cudnn_ok` needs beyond the activations, `unroll`
+        and `use_bias` for this family (the GRU's `reset_after`)."""
+        return {}
+
     def takes_cudnn(self):
-        """Whether Keras's layer would run cuDNN here (a built layer)."""
-        return False
+        """Whether Keras's layer would run cuDNN here (a built layer): the
+        cell has a form cuDNN computes and `cudnn_ok` says yes."""
+        cell = self.cell
+        return (
+            bool(self.use_cudnn)
+            and self.cudnn_problem() is None
+            and cudnn_ok(
+                cell.activation, cell.recurrent_activation, self.unroll,
+                cell.use_bias, **self.cudnn_arguments(),
+            )
+        )
 
 
 def lstm_cudnn_problem(cell):
@@ -193,22 +207,6 @@ def _probe_form(cell):
         random.setstate(state)
 
 
-def lstm_takes_cudnn(layer):
-    """Whether `keras.layers.LSTM`'s cuDNN kernel runs `layer` here: as
-    Keras does, the TensorFlow layer then keeps `jit_compile="auto"` from
-    compiling the model (cuDNN ops are not XLA's). Call it on a built
-    layer."""
-    cell = layer.cell
-    return (
-        bool(layer.use_cudnn)
-        and lstm_cudnn_problem(cell) is None
-        and cudnn_ok(
-            cell.activation, cell.recurrent_activation, layer.unroll,
-            cell.use_bias,
-        )
-    )
-
-
 def fused_sequence(layer, sequences, initial_state, mask, training):
     """`(last_output, outputs, states)` of the layer's standard LSTM form in
     the backend's fused kernel, or `Declined` naming the condition that
@@ -235,19 +233,6 @@ def fused_sequence(layer, sequences, initial_state, mask, training):
 def gru_cudnn_problem(cell):
     """Why cuDNN can never run `cell`'s GRU layer, or None."""
     return cell.standard_gru_form_problem()
-
-
-def gru_takes_cudnn(layer):
-    """Whether `keras.layers.GRU`'s cuDNN kernel runs `layer` here."""
-    cell = layer.cell
-    return (
-        bool(layer.use_cudnn)
-        and gru_cudnn_problem(cell) is None
-        and cudnn_ok(
-            cell.activation, cell.recurrent_activation, layer.unroll,
-            cell.use_bias, reset_after=cell.reset_after,
-        )
-    )
 
 
 def fused_gru_sequence(layer, sequences, initial_state, mask, training):

@@ -283,11 +283,7 @@ class GRUCellBase(RNNCellBase):
         return _blocks(self.bias[0], gates), _blocks(self.bias[1], gates)
 
     def step(self, inputs, states, training=False):
-        dp_mask = rec_dp_mask = None
-        if training and 0.0 < self.dropout < 1.0:
-            dp_mask = self.get_dropout_mask(inputs)
-        if training and 0.0 < self.recurrent_dropout < 1.0:
-            rec_dp_mask = self.get_recurrent_dropout_mask(states[0])
+        dp_mask, rec_dp_mask = self.dropout_masks(inputs, states[0], training)
         (keep,) = self.zoneout_keep(ops.shape(inputs)[0], training)
         return self.gru_step(inputs, states, dp_mask, rec_dp_mask, keep)
 

@@ -13,7 +13,6 @@ from keras_lstm_variants._arguments import serializable
 from keras_lstm_variants._fused import FusedKernelLayer
 from keras_lstm_variants._fused import fused_gru_sequence
 from keras_lstm_variants._fused import gru_cudnn_problem
-from keras_lstm_variants._fused import gru_takes_cudnn
 from keras_lstm_variants._gru import GRUCellBase
 from keras_lstm_variants._layer import with_zoneout_draws
 from keras_lstm_variants._tuning import FUSED_GRU_FROM_STEPS
@@ -54,8 +53,8 @@ class GRULayerBase(FusedKernelLayer):
     def cudnn_problem(self):
         return gru_cudnn_problem(self.cell)
 
-    def takes_cudnn(self):
-        return gru_takes_cudnn(self)
+    def cudnn_arguments(self):
+        return {"reset_after": self.cell.reset_after}
 
     def whole_sequence(self, sequences, initial_state, mask, training):
         return fused_gru_sequence(
@@ -67,11 +66,9 @@ class GRULayerBase(FusedKernelLayer):
         sequence and zoneout's masks for every step drawn before the loop
         (`with_zoneout_draws`)."""
         cell = self.cell
-        dp_mask = rec_dp_mask = None
-        if training and 0.0 < cell.dropout < 1.0:
-            dp_mask = cell.get_dropout_mask(inputs[0])
-        if training and 0.0 < cell.recurrent_dropout < 1.0:
-            rec_dp_mask = cell.get_recurrent_dropout_mask(initial_state[0])
+        dp_mask, rec_dp_mask = cell.dropout_masks(
+            inputs[0], initial_state[0], training
+        )
         inputs, split_zoneout = with_zoneout_draws(cell, inputs, training)
 
         def step(x_t, states):

@@ -314,11 +314,7 @@ class LSTMCellBase(RNNCellBase):
         return initializer
 
     def step(self, inputs, states, training=False):
-        dp_mask = rec_dp_mask = None
-        if training and 0.0 < self.dropout < 1.0:
-            dp_mask = self.get_dropout_mask(inputs)
-        if training and 0.0 < self.recurrent_dropout < 1.0:
-            rec_dp_mask = self.get_recurrent_dropout_mask(states[0])
+        dp_mask, rec_dp_mask = self.dropout_masks(inputs, states[0], training)
         zoneout = self.zoneout_keep(ops.shape(inputs)[0], training)
         return self._step(
             self.input_part(inputs, dp_mask), states, rec_dp_mask,

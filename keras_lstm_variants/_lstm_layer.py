@@ -17,7 +17,6 @@ from keras_lstm_variants._arguments import serializable
 from keras_lstm_variants._fused import FusedKernelLayer
 from keras_lstm_variants._fused import fused_sequence
 from keras_lstm_variants._fused import lstm_cudnn_problem
-from keras_lstm_variants._fused import lstm_takes_cudnn
 from keras_lstm_variants._layer import with_zoneout_draws
 from keras_lstm_variants._lstm import LSTMCellBase
 from keras_lstm_variants._tuning import LOOP_STRATEGY
@@ -80,9 +79,6 @@ class LSTMLayerBase(FusedKernelLayer):
     def cudnn_problem(self):
         return lstm_cudnn_problem(self.cell)
 
-    def takes_cudnn(self):
-        return lstm_takes_cudnn(self)
-
     def whole_sequence(self, sequences, initial_state, mask, training):
         return fused_sequence(self, sequences, initial_state, mask, training)
 
@@ -93,11 +89,9 @@ class LSTMLayerBase(FusedKernelLayer):
         before the loop, and travel with the inputs (a loop body that drew
         them would hold random state, which JAX's `lax.scan` cannot)."""
         cell = self.cell
-        dp_mask = rec_dp_mask = None
-        if training and 0.0 < cell.dropout < 1.0:
-            dp_mask = cell.get_dropout_mask(inputs[0])
-        if training and 0.0 < cell.recurrent_dropout < 1.0:
-            rec_dp_mask = cell.get_recurrent_dropout_mask(initial_state[0])
+        dp_mask, rec_dp_mask = cell.dropout_masks(
+            inputs[0], initial_state[0], training
+        )
         kernel_rows = cell.kernel.shape[0] + cell.recurrent_kernel.shape[0]
         strategy = self._loop_strategy or loop_strategy(
             kernel_rows * cell.kernel.shape[1]

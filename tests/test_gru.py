@@ -248,14 +248,15 @@ def _fused_calls(monkeypatch):
 
 def test_fused_gru_equals_the_loop(rng, monkeypatch):
     """Where a fused GRU kernel runs on this CPU (PyTorch's native op;
-    Keras's JAX GRU op, which keras.layers.GRU takes there), it gives the
-    portable loop's outputs, states and input gradients on the same
-    weights, `go_backwards` included."""
+    Keras's JAX GRU op, which keras.layers.GRU takes there and
+    `use_cudnn=True` asks for), it gives the portable loop's outputs,
+    states and gradients on the same weights, `go_backwards` included."""
     if BACKEND not in ("torch", "jax"):
         pytest.skip("no fused GRU kernel runs on this backend's CPU")
     calls = _fused_calls(monkeypatch)
     fused, _ = _random_layer("gru", rng, return_sequences=True,
-                             return_state=True, go_backwards=True)
+                             return_state=True, go_backwards=True,
+                             use_cudnn=True)
     loop = klv.GRU(U, return_sequences=True, return_state=True,
                    go_backwards=True, use_cudnn=False)
     loop.build((None, None, D))
@@ -273,7 +274,7 @@ def test_fused_gru_equals_the_loop(rng, monkeypatch):
     # with learning rate 1 moves each weight by minus its gradient.
     y = rng.normal(size=(B, U)).astype("float32")
     moves = []
-    for use_cudnn in ("auto", False):
+    for use_cudnn in (True, False):
         layer = klv.GRU(U, use_cudnn=use_cudnn)
         inputs = keras.Input((T, D))
         model = keras.Model(inputs, layer(inputs))

@@ -26,38 +26,31 @@ def keras_lstm(sequences, h_0, c_0, mask, form, return_sequences, refused):
     """`(last_output, outputs, [h, c])` from Keras's backend `lstm`, called
     as `keras.layers.LSTM` calls it; `refused`: the reason to decline with
     where that `lstm` refuses the call (`NotImplementedError`)."""
-    from keras import activations
-
-    try:
-        return backend_lstm(
-            sequences,
-            h_0,
-            c_0,
-            mask,
-            kernel=form.kernel,
-            recurrent_kernel=form.recurrent_kernel,
-            bias=form.bias,
-            activation=activations.tanh,
-            recurrent_activation=activations.sigmoid,
-            return_sequences=return_sequences,
-            go_backwards=False,
-            unroll=False,
-        )
-    except NotImplementedError:
-        raise Declined(refused) from None
+    return _keras_op(
+        backend_lstm, refused, sequences, h_0, c_0, mask, form,
+        return_sequences,
+    )
 
 
 def keras_gru(sequences, h_0, mask, form, return_sequences, refused):
     """`(last_output, outputs, [h])` from Keras's backend `gru`, called as
     `keras.layers.GRU` calls it (the `reset_after=True` form); `refused`:
     the reason to decline with where that `gru` refuses the call."""
+    return _keras_op(
+        backend_gru, refused, sequences, h_0, mask, form, return_sequences,
+        reset_after=True,
+    )
+
+
+def _keras_op(op, refused, *states_and_mask, **reset):
+    """`op(sequences, *states, mask, ...)` with the form's operands and the
+    standard activations, as Keras's layers call their backend ops."""
     from keras import activations
 
+    *leading, form, return_sequences = states_and_mask
     try:
-        last_output, outputs, states = backend_gru(
-            sequences,
-            h_0,
-            mask,
+        last_output, outputs, states = op(
+            *leading,
             kernel=form.kernel,
             recurrent_kernel=form.recurrent_kernel,
             bias=form.bias,
@@ -66,7 +59,7 @@ def keras_gru(sequences, h_0, mask, form, return_sequences, refused):
             return_sequences=return_sequences,
             go_backwards=False,
             unroll=False,
-            reset_after=True,
+            **reset,
         )
     except NotImplementedError:
         raise Declined(refused) from None
