@@ -37,6 +37,7 @@ from keras_lstm_variants._arguments import checked_initializer
 from keras_lstm_variants._arguments import serializable
 from keras_lstm_variants._cell import NO_PROJECTION
 from keras_lstm_variants._cell import RNNCellBase
+from keras_lstm_variants._numerics import zoneout_mix
 from keras_lstm_variants._standard_form import StandardGRUForm
 from keras_lstm_variants._standard_form import form_problem
 
@@ -328,7 +329,7 @@ class GRUCellBase(RNNCellBase):
         u = self.update_gate(g)
         h = u * h_tm1 + (1.0 - u) * hh
         if keep is not None:
-            h = keep * h_tm1 + (1.0 - keep) * h
+            h = zoneout_mix(keep, h_tm1, h)
         return h, [h]
 
 

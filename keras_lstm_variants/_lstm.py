@@ -27,13 +27,8 @@ from keras_lstm_variants._arguments import checked_initializer
 from keras_lstm_variants._arguments import initializer_if
 from keras_lstm_variants._arguments import serializable
 from keras_lstm_variants._cell import RNNCellBase
+from keras_lstm_variants._numerics import zoneout_mix
 from keras_lstm_variants._standard_form import form_problem
-
-
-def _zoneout(keep, previous, new):
-    """`keep * previous + (1 - keep) * new`: exactly `previous` or `new` for
-    a 0/1 draw (training), the expectation for a rate (inference)."""
-    return keep * previous + (1.0 - keep) * new
 
 
 @serializable
@@ -439,9 +434,9 @@ class LSTMCellBase(RNNCellBase):
                 h = ops.clip(h, -self.projection_clip, self.projection_clip)
         keep_h, keep_c = zoneout
         if keep_h is not None:
-            h = _zoneout(keep_h, h_tm1, h)
+            h = zoneout_mix(keep_h, h_tm1, h)
         if keep_c is not None:
-            c = _zoneout(keep_c, c_tm1, c)
+            c = zoneout_mix(keep_c, c_tm1, c)
         return h, [h, c, *extra]
 
     def state_names(self):

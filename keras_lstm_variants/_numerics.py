@@ -25,6 +25,12 @@ def log_sigmoid(x):
     return -ops.softplus(-x)
 
 
+def zoneout_mix(keep, previous, new):
+    """`keep * previous + (1 - keep) * new`: exactly `previous` or `new` for
+    a 0/1 draw (training), the expectation for a rate (inference)."""
+    return keep * previous + (1.0 - keep) * new
+
+
 def masked_outputs(
     mask, last_output, outputs, all_outputs, zero_for_mask, time_axis
 ):
