@@ -234,17 +234,23 @@ def quantize_int8(flatbuffer, representative_dataset, reset_state=True):
     fails if TensorFlow moves the functions used here."""
     from tensorflow.lite.python.optimize import calibrator
 
-    wrapper = calibrator.Calibrator(
+    # The C++ wrapper reads the model (its constants too) from the bytes it
+    # was given, without a copy; only the Python `Calibrator` holds them.
+    # Dropping it (as this function once did, keeping `_calibrator` alone)
+    # freed the constants under the wrapper: calibration then failed at
+    # random (a `SPLIT` axis or a `RESHAPE` shape read from reused memory)
+    # or, worse, ran on garbage weights. `owner` lives until the end.
+    owner = calibrator.Calibrator(
         calibrator.add_intermediate_tensors(flatbuffer)
-    )._calibrator
+    )
     try:
-        return _calibrated(wrapper, representative_dataset, reset_state)
+        return _calibrated(owner._calibrator, representative_dataset,
+                           reset_state)
     except RuntimeError as error:  # TensorFlow's own calibration failed
         raise ValueError(
             "quantize='int8': TensorFlow's calibrator could not run this "
-            f"model ({error}). It was seen to fail on unrolled layers some "
-            "conversions out of several (the same MGU: an uneven SPLIT in "
-            "one of three); convert again, or use the float file."
+            f"model ({error}). Convert to float (quantize=None) instead, "
+            "and report the model to us. Received: quantize='int8'."
         ) from None
 
 
