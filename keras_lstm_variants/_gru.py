@@ -1,8 +1,9 @@
 r"""The GRU family's recipe: the cell base with an update and a reset gate.
 
-`GRUCellBase` is the cell base (`_cell.RNNCellBase`) with the arguments of
-`keras.layers.GRUCell`, its weights (`kernel`, `recurrent_kernel`, `bias`,
-in Keras's layouts) and its step, written once for the whole family:
+`GRUCellBase` is the gated cell base (`_gated.GatedCellBase`) with the rest
+of the arguments of `keras.layers.GRUCell`, its weights (`kernel`,
+`recurrent_kernel`, `bias`, in Keras's layouts) and its step, written once
+for the whole family:
 
 $$
 \begin{aligned}
@@ -25,18 +26,14 @@ options: dropout and recurrent dropout (as Keras's), and zoneout of $h$
 (as haste's GRU). The candidate is the gate named `"h"`.
 """
 
-from keras import activations
-from keras import constraints
 from keras import ops
-from keras import regularizers
 
 from keras_lstm_variants._arguments import VariantDefinitionError
 from keras_lstm_variants._arguments import check_bool
 from keras_lstm_variants._arguments import check_rate
-from keras_lstm_variants._arguments import checked_initializer
 from keras_lstm_variants._arguments import serializable
 from keras_lstm_variants._cell import NO_PROJECTION
-from keras_lstm_variants._cell import RNNCellBase
+from keras_lstm_variants._gated import GatedCellBase
 from keras_lstm_variants._numerics import zoneout_mix
 from keras_lstm_variants._standard_form import StandardGRUForm
 from keras_lstm_variants._standard_form import form_problem
@@ -55,7 +52,7 @@ _REFUSED = {
 
 
 @serializable
-class GRUCellBase(RNNCellBase):
+class GRUCellBase(GatedCellBase):
     r"""The base of every GRU cell: subclass it to write a GRU variant.
 
     The cell base with the GRU's recipe (see the module's equations). A
@@ -117,24 +114,16 @@ class GRUCellBase(RNNCellBase):
         zoneout=0.0,
         **kwargs,
     ):
-        recurrent_dropout = check_rate("recurrent_dropout", recurrent_dropout)
-        if implementation not in (1, 2):
-            raise ValueError(
-                "Argument `implementation` must be 1 (one dropout mask per "
-                "gate) or 2 (one mask for all gates). "
-                f"Received: implementation={implementation!r}."
-            )
         zoneout = check_rate("zoneout", zoneout)
-        # Created in keras.layers.GRUCell's order (an unseeded initializer
-        # draws its seed when created): kernel, recurrent, bias.
-        kernel_initializer = checked_initializer(
-            "kernel_initializer", kernel_initializer
-        )
-        recurrent_initializer = checked_initializer(
-            "recurrent_initializer", recurrent_initializer
-        )
         super().__init__(
             units,
+            activation=activation,
+            recurrent_activation=recurrent_activation,
+            recurrent_initializer=recurrent_initializer,
+            recurrent_regularizer=recurrent_regularizer,
+            recurrent_constraint=recurrent_constraint,
+            recurrent_dropout=recurrent_dropout,
+            implementation=implementation,
             use_bias=use_bias,
             kernel_initializer=kernel_initializer,
             bias_initializer=bias_initializer,
@@ -146,17 +135,7 @@ class GRUCellBase(RNNCellBase):
             seed=seed,
             **kwargs,
         )
-        self.activation = activations.get(activation)
-        self.recurrent_activation = activations.get(recurrent_activation)
-        self.recurrent_initializer = recurrent_initializer
-        self.recurrent_regularizer = regularizers.get(recurrent_regularizer)
-        self.recurrent_constraint = constraints.get(recurrent_constraint)
-        self.recurrent_dropout = recurrent_dropout
         self.reset_after = check_bool("reset_after", reset_after)
-        # As keras.layers.GRUCell: recurrent dropout uses one mask per gate.
-        self.implementation = 1 if recurrent_dropout else implementation
-        if self.implementation == 1:
-            self.dropout_mask_count = len(self.gates)
         self.zoneout = zoneout
         self.state_size = self.units
         self.output_size = self.units

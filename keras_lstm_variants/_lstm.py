@@ -1,19 +1,17 @@
 """The LSTM family's recipe: the cell base with gates, a carry and an output.
 
-`LSTMCellBase` is the cell base (`_cell.RNNCellBase`) with the rest of the
-arguments of `keras.layers.LSTMCell`, the weights of the gates (`kernel`,
-`recurrent_kernel`, `bias`), the LSTM's step, its standard form (what the
-fused routes run), and the options that combine with every variant: a
-projection of the output (LSTMP) with its clipping, clipping of the carry,
-and zoneout. A variant subclasses it by public names only: it
+`LSTMCellBase` is the gated cell base (`_gated.GatedCellBase`) with the rest
+of the arguments of `keras.layers.LSTMCell`, the weights of the gates
+(`kernel`, `recurrent_kernel`, `bias`), the LSTM's step, its standard form
+(what the fused routes run), and the options that combine with every
+variant: a projection of the output (LSTMP) with its clipping, clipping of
+the carry, and zoneout. A variant subclasses it by public names only: it
 sets `gates`, adds its own weights in `build_variant`, writes its equations
 in `carry` and `hidden`, and, where it needs them, transforms x W and h U
 (`input_part`, `recurrent_part`) or keeps state beyond `[h, c]`
-(`extra_state_sizes`, `gate_inputs`, `next_extra_states`). The layer's
-loop step over a sequence is `_lstm_layer.py`'s.
-"""
+(`extra_state_sizes`, `gate_inputs`, `next_extra_states`). The layer's loop
+step over a sequence is `_lstm_layer.py`'s. """
 
-from keras import activations
 from keras import constraints
 from keras import ops
 from keras import regularizers
@@ -23,16 +21,15 @@ from keras_lstm_variants._arguments import check_bool
 from keras_lstm_variants._arguments import check_clip
 from keras_lstm_variants._arguments import check_positive_int
 from keras_lstm_variants._arguments import check_rate
-from keras_lstm_variants._arguments import checked_initializer
 from keras_lstm_variants._arguments import initializer_if
 from keras_lstm_variants._arguments import serializable
-from keras_lstm_variants._cell import RNNCellBase
+from keras_lstm_variants._gated import GatedCellBase
 from keras_lstm_variants._numerics import zoneout_mix
 from keras_lstm_variants._standard_form import form_problem
 
 
 @serializable
-class LSTMCellBase(RNNCellBase):
+class LSTMCellBase(GatedCellBase):
     r"""The base of every LSTM cell, ours and yours: subclass it to write a
     variant.
 
@@ -128,13 +125,6 @@ class LSTMCellBase(RNNCellBase):
         output_zoneout=0.0,
         **kwargs,
     ):
-        recurrent_dropout = check_rate("recurrent_dropout", recurrent_dropout)
-        if implementation not in (1, 2):
-            raise ValueError(
-                "Argument `implementation` must be 1 (one dropout mask per "
-                "gate) or 2 (one mask for all gates). "
-                f"Received: implementation={implementation!r}."
-            )
         if projection_units is not None:
             projection_units = check_positive_int(
                 "projection_units", projection_units
@@ -149,16 +139,15 @@ class LSTMCellBase(RNNCellBase):
             )
         cell_zoneout = check_rate("cell_zoneout", cell_zoneout)
         output_zoneout = check_rate("output_zoneout", output_zoneout)
-        # Created in keras.layers.LSTMCell's order (an unseeded initializer
-        # draws its seed when created): kernel, recurrent, bias.
-        kernel_initializer = checked_initializer(
-            "kernel_initializer", kernel_initializer
-        )
-        recurrent_initializer = checked_initializer(
-            "recurrent_initializer", recurrent_initializer
-        )
         super().__init__(
             units,
+            activation=activation,
+            recurrent_activation=recurrent_activation,
+            recurrent_initializer=recurrent_initializer,
+            recurrent_regularizer=recurrent_regularizer,
+            recurrent_constraint=recurrent_constraint,
+            recurrent_dropout=recurrent_dropout,
+            implementation=implementation,
             use_bias=use_bias,
             kernel_initializer=kernel_initializer,
             bias_initializer=bias_initializer,
@@ -170,18 +159,7 @@ class LSTMCellBase(RNNCellBase):
             seed=seed,
             **kwargs,
         )
-        self.activation = activations.get(activation)
-        self.recurrent_activation = activations.get(recurrent_activation)
-        self.recurrent_initializer = recurrent_initializer
         self.unit_forget_bias = check_bool("unit_forget_bias", unit_forget_bias)
-        self.recurrent_regularizer = regularizers.get(recurrent_regularizer)
-        self.recurrent_constraint = constraints.get(recurrent_constraint)
-        self.recurrent_dropout = recurrent_dropout
-        # As in keras.layers.LSTMCell: recurrent dropout uses one mask per
-        # gate (Gal & Ghahramani 2016), and so does input dropout then.
-        self.implementation = 1 if recurrent_dropout else implementation
-        if self.implementation == 1:
-            self.dropout_mask_count = len(self.gates)
 
         self.projection_units = projection_units
         self.projection_initializer = initializer_if(

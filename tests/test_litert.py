@@ -487,7 +487,7 @@ def test_gru_layers_convert_unrolled_and_run_on_every_runtime(monkeypatch):
     `SPLIT` whose axis was read from reused memory)."""
     import gc
 
-    from keras_lstm_variants.litert import _converter
+    from keras_lstm_variants.litert import _tensorflow
 
     model = _random_model([
         klv.GRU(4, return_sequences=True), klv.MGU(4, go_backwards=True),
@@ -502,7 +502,7 @@ def test_gru_layers_convert_unrolled_and_run_on_every_runtime(monkeypatch):
     micro = _run_micro(flatbuffer, x, given, taken)
     np.testing.assert_allclose(micro, expected, atol=1e-5)
 
-    calibrated = _converter._calibrated
+    calibrated = _tensorflow._calibrated
 
     def after_reuse(*args):
         gc.collect()  # then blocks of the file's size, reused and written
@@ -510,7 +510,7 @@ def test_gru_layers_convert_unrolled_and_run_on_every_runtime(monkeypatch):
         junk = [bytes([0x7F]) * size for size in sizes]  # noqa: F841
         return calibrated(*args)
 
-    monkeypatch.setattr(_converter, "_calibrated", after_reuse)
+    monkeypatch.setattr(_tensorflow, "_calibrated", after_reuse)
     quantized = litert.convert(
         model, quantize="int8",
         representative_dataset=lambda: ([row[None]] for row in x),

@@ -220,18 +220,19 @@ def test_imports_run_one_way():
     """The bases import no family, variant, route or feature; the backends
     nothing above them; the routes (the fused one, LiteRT's) no variant:
     they ask the cell what it is."""
-    features = {"litert", "litert._converter", "migrate", "search_space"}
+    features = {"litert", "litert._tensorflow", "migrate", "search_space"}
     variants = {"lstm", "peephole_lstm", "coupled_lstm", "layer_norm_lstm",
-                "slstm", "mlstm", "min_lstm", "min_gru"}
-    families = {"_lstm", "_lstm_layer", "_fused", "_min_rnn",
-                "_standard_form"} | variants | features
+                "slstm", "mlstm", "min_lstm", "min_gru", "gru",
+                "layer_norm_gru", "mgu", "gru_variants"}
+    families = {"_gated", "_lstm", "_lstm_layer", "_gru", "_gru_layer",
+                "_fused", "_min_rnn", "_standard_form"} | variants | features
     for base in ("_cell", "_layer", "_arguments", "_numerics"):
         assert not _reaches_any(base, families), base
     backends = {name for name in GRAPH if name.startswith("backends")}
     for backend in backends:
         allowed = backends | {"_keras_internal"}
         assert GRAPH[backend] <= allowed, (backend, GRAPH[backend])
-    for route in ("_fused", "litert", "litert._converter"):
+    for route in ("_fused", "litert", "litert._tensorflow"):
         assert not _reaches_any(route, variants), route
 
 

@@ -7,7 +7,7 @@ optimised kernels run, and that full-integer int8 quantization supports.
 
 How: while `convert` traces the model, each supported layer runs a function
 that TensorFlow's converter recognises and replaces by the fused op (the
-mechanism of Keras 2's `LSTM`, in `litert/_converter.py`), with the operands
+mechanism of Keras 2's `LSTM`, in `litert/_tensorflow.py`), with the operands
 of the cell's standard LSTM form (`LSTMCellBase.standard_lstm_form`, the
 declaration every fused route reads); the converter fills in the standard
 gates. What the converter's route cannot say (peepholes, projection,
@@ -195,7 +195,7 @@ def convert(
             "Argument `batch_size` must be a positive integer. "
             f"Received: batch_size={batch_size!r}."
         )
-    from keras_lstm_variants.litert import _converter
+    from keras_lstm_variants.litert import _tensorflow
 
     records = {}
     layers = [
@@ -208,7 +208,7 @@ def convert(
             _traced_call, records=records, unsupported=unsupported
         ) if isinstance(layer, LSTMLayerBase) else _unrolled_call
     try:  # Keras traces the model here, our layers marked by their hooks
-        flatbuffer = _converter.litert_float_model(model, batch_size)
+        flatbuffer = _tensorflow.litert_float_model(model, batch_size)
         unrolled = [
             layer.name for layer, unroll in zip(layers, unrolls, strict=True)
             if layer.unroll and not unroll
@@ -217,7 +217,7 @@ def convert(
         for layer, unroll in zip(layers, unrolls, strict=True):
             layer.call_hook = None
             layer.unroll = unroll
-    flatbuffer = _converter.with_full_operands(
+    flatbuffer = _tensorflow.with_full_operands(
         flatbuffer, list(records.values())
     )
     if quantize == "int8":
@@ -229,7 +229,7 @@ def convert(
                 "steps is fixed). Convert the parts separately, or quantize "
                 "a model of fused layers only. Received: quantize='int8'."
             )
-        flatbuffer = _converter.quantize_int8(
+        flatbuffer = _tensorflow.quantize_int8(
             flatbuffer, representative_dataset, reset_state=bool(records)
         )
     return flatbuffer
@@ -239,11 +239,11 @@ def _traced_call(layer, sequences, initial_state, mask, records, unsupported):
     """A layer's call while `convert` traces the model: the fused op's
     marked function where it computes the layer, else None (the layer's
     own call, unrolled) or an error, as `unsupported` asks."""
-    from keras_lstm_variants.litert import _converter
+    from keras_lstm_variants.litert import _tensorflow
 
     reason = unsupported_reason(layer, mask, initial_state)
     if reason is None:
-        return _converter.litert_fused_call(
+        return _tensorflow.litert_fused_call(
             layer, sequences, fused_weights, records
         )
     if unsupported == "error":
