@@ -69,6 +69,7 @@ from keras_lstm_variants.search_space import NoOutputGateLSTM
 from keras_lstm_variants.search_space import NoOutputGateLSTMCell
 from keras_lstm_variants.slstm import SLSTM
 from keras_lstm_variants.slstm import SLSTMCell
+from keras_lstm_variants.xlstm_blocks import MLSTMBlock
 
 __version__ = "0.2.0"
 
@@ -101,6 +102,7 @@ __all__ = [
     "SLSTMCell",
     "MLSTM",
     "MLSTMCell",
+    "MLSTMBlock",
     "GRU",
     "GRUCell",
     "LayerNormGRU",

@@ -47,10 +47,13 @@ class RNNLayerBase(LayerArguments, keras.layers.RNN):
     `keras.layers.RNN`, exposes each cell argument as a read-only property
     and serialises them all in a flat config. A family whose sequences can
     run without Keras's loop also sets `whole_sequence_mode` (the name of
-    that route among `mode`'s values), `whole_sequence_description`,
+    that route among `mode`'s values, or a tuple of names where it has
+    several, `mode="auto"`'s first), `whole_sequence_description`,
     `whole_sequence_from_steps` (per device, `"cpu"` or `"accelerator"`,
     and backend: the number of steps from which `mode="auto"` takes the
-    route; None: never) and writes `whole_sequence`.
+    route; None: never) and writes `whole_sequence` (which reads the route
+    asked for from `route`). A family with several routes may override
+    `auto_mode`, the choice of `mode="auto"`.
 
     Args:
         units: Positive integer, the cell's `units`.
@@ -73,11 +76,17 @@ class RNNLayerBase(LayerArguments, keras.layers.RNN):
     call_hook = None
 
     @classmethod
+    def whole_sequence_modes(cls):
+        """The names of the family's whole-sequence routes (a tuple)."""
+        mode = cls.whole_sequence_mode
+        if mode is None:
+            return ()
+        return (mode,) if isinstance(mode, str) else tuple(mode)
+
+    @classmethod
     def modes(cls):
         """`mode`'s values for this family."""
-        if cls.whole_sequence_mode is None:
-            return ("auto", "step")
-        return ("auto", cls.whole_sequence_mode, "step")
+        return ("auto", *cls.whole_sequence_modes(), "step")
 
     def __init__(
         self,
@@ -106,8 +115,8 @@ class RNNLayerBase(LayerArguments, keras.layers.RNN):
             raise ValueError(
                 f"Argument `mode` must be one of {modes}: "
                 + (
-                    f"'{self.whole_sequence_mode}' runs "
-                    f"{self.whole_sequence_description}, "
+                    f"{' and '.join(map(repr, self.whole_sequence_modes()))}"
+                    f" run {self.whole_sequence_description}, "
                     if self.whole_sequence_mode else ""
                 )
                 + "'step' Keras's loop, 'auto' the one measured faster for "
@@ -118,7 +127,7 @@ class RNNLayerBase(LayerArguments, keras.layers.RNN):
             go_backwards=go_backwards, stateful=stateful, unroll=unroll,
             zero_output_for_mask=zero_output_for_mask,
         )
-        if unroll and mode == self.whole_sequence_mode:
+        if unroll and mode in self.whole_sequence_modes():
             raise ValueError(
                 "Argument `unroll` unrolls the step loop, which "
                 f"{self.mode_received(mode)} does not run. Received: "
@@ -160,19 +169,20 @@ class RNNLayerBase(LayerArguments, keras.layers.RNN):
 
     def route(self, steps):
         """The mode a sequence of `steps` steps (None: not known while
-        tracing) runs by here: `mode` itself, or for "auto" the family's
-        whole-sequence mode where its measured table (per device and
-        backend) says it pays, else "step"."""
+        tracing) runs by here: `mode` itself, or for "auto" `auto_mode`'s
+        choice ("step" where the loop is unrolled or `steps` unknown)."""
         if self.mode != "auto":
             return self.mode
-        if self.whole_sequence_mode is None or steps is None or self.unroll:
+        if not self.whole_sequence_modes() or steps is None or self.unroll:
             return "step"
-        device = "accelerator" if on_accelerator() else "cpu"
-        threshold = self.whole_sequence_from_steps[device].get(
-            keras.backend.backend()
-        )
-        if threshold is not None and steps >= threshold:
-            return self.whole_sequence_mode
+        return self.auto_mode(steps)
+
+    def auto_mode(self, steps):
+        """`mode="auto"`'s route for `steps` steps: the family's first
+        whole-sequence mode where `whole_sequence_from_steps` (per device
+        and backend) says it pays, else "step"."""
+        if at_least(self.whole_sequence_from_steps, steps):
+            return self.whole_sequence_modes()[0]
         return "step"
 
     def inner_loop(self, sequences, initial_state, mask, training=False):
@@ -182,7 +192,7 @@ class RNNLayerBase(LayerArguments, keras.layers.RNN):
         if self.go_backwards:
             sequences = ops.flip(sequences, axis=1)
             mask = None if mask is None else ops.flip(mask, axis=1)
-        if self.route(sequences.shape[1]) == self.whole_sequence_mode:
+        if self.route(sequences.shape[1]) in self.whole_sequence_modes():
             try:
                 return self.whole_sequence(
                     sequences, initial_state, mask, training
@@ -311,6 +321,15 @@ class RNNLayerBase(LayerArguments, keras.layers.RNN):
     def own_config(self):
         """The layer's own arguments beside the cell's and the RNN's."""
         return {"mode": self.mode}
+
+
+def at_least(from_steps, steps):
+    """Whether `steps` reaches the threshold that the measured table
+    `from_steps` (per device, `"cpu"` or `"accelerator"`, then backend;
+    None: never) gives where this runs."""
+    device = "accelerator" if on_accelerator() else "cpu"
+    threshold = from_steps[device].get(keras.backend.backend())
+    return threshold is not None and steps >= threshold
 
 
 def with_zoneout_draws(cell, inputs, training):

@@ -72,11 +72,26 @@ SCAN_FROM_STEPS = {
 }
 
 # MLSTM: mode="auto" runs the stabilised parallel form from this many steps
-# on, the step loop below it (None: never), per device and backend. CPU:
-# benchmarks/results/mlstm/ (benchmarks/bench_mlstm.py; TensorFlow's
-# compiled loop is taken to behave as JAX's, as for the minimal RNNs). On a
-# GPU or TPU the parallel form is the official code's training path.
+# on (None: never), the step loop below it, per device and backend, where
+# CHUNKWISE_FROM_STEPS does not take over. CPU: benchmarks/results/
+# mlstm_short/ (bench_mlstm.py, 2026-12-02, all three backends in one run;
+# TensorFlow measured for the first time): at T = 64 the parallel form
+# trains 2.5x (JAX), 4.5x (TensorFlow) and 16x (PyTorch) faster than the
+# step loop. On a GPU or TPU the parallel form is the official code's
+# training path.
 PARALLEL_FROM_STEPS = {
-    "cpu": {"jax": None, "tensorflow": None, "torch": 1},
+    "cpu": {"jax": 1, "tensorflow": 1, "torch": 1},
     "accelerator": {"jax": 1, "tensorflow": 1, "torch": 1},
+}
+
+# MLSTM and MLSTMBlock: mode="auto" runs the chunkwise form (chunk_size
+# steps per chunk) from this many steps on (None: never), before
+# PARALLEL_FROM_STEPS is asked. CPU: benchmarks/results/mlstm_short/ and
+# mlstm_long/ (T = 64 to 16384, chunks of 64): the parallel form is faster
+# at 64, the chunkwise from 256 on every backend (at 1024 it trains
+# 7.5-16x faster than the parallel form, in a third to a sixth of its
+# memory). Not measured on a GPU: the parallel form stays there.
+CHUNKWISE_FROM_STEPS = {
+    "cpu": {"jax": 256, "tensorflow": 256, "torch": 256},
+    "accelerator": {"jax": None, "tensorflow": None, "torch": None},
 }

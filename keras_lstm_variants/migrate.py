@@ -28,7 +28,8 @@ way.
 xLSTM's official `sLSTMCell` (the `xlstm` package) keeps its recurrent
 kernel per head, `(H, d, 4, d)`, and its bias `(H, 4, d)`;
 `from_xlstm_slstm` makes the equivalent `SLSTMCell` from it and the input
-weights $W$ that its caller applies.
+weights $W$ that its caller applies; `from_xlstm` makes an `MLSTMBlock`
+from an official `mLSTMBlock`.
 
 Examples:
     >>> import numpy as np
@@ -430,6 +431,73 @@ def from_xlstm_slstm(cell, kernel, **kwargs):
         _torch_to_numpy(bias).transpose(1, 0, 2).reshape(-1),
     ])
     return new
+
+
+def from_xlstm(module, **kwargs):
+    """An official xLSTM module (the `xlstm` package, PyTorch) as ours,
+    holding its weights: an `mLSTMBlock` becomes an `MLSTMBlock`, built for
+    the block's `embedding_dim`.
+
+    Its configuration carries over (`num_heads`, `proj_factor` and the
+    rounding of the inner size, `conv1d_kernel_size`,
+    `qkv_proj_blocksize`, `bias`, `dropout`, the stack's number of
+    blocks); `kwargs` go to our layer (`mode`, `chunk_size`,
+    `return_state`, `dtype`). The weights map one to one, as `MLSTMBlock`
+    documents (PyTorch's `(out, in)` matrices transposed, the two gates'
+    projections side by side, the convolution's `(I, 1, K)` as `(K, I)`).
+    """
+    from keras_lstm_variants.xlstm_blocks import MLSTMBlock
+
+    kind = type(module).__name__
+    if kind != "mLSTMBlock":
+        raise ValueError(
+            "from_xlstm converts the official mLSTMBlock. Received: a "
+            f"{kind}."
+        )
+    config = module.config.mlstm
+    layer = module.xlstm
+    cell = layer.mlstm_cell
+    block = MLSTMBlock(
+        num_heads=config.num_heads,
+        proj_factor=config.proj_factor,
+        round_proj_up_dim_up=config.round_proj_up_dim_up,
+        round_proj_up_to_multiple_of=config.round_proj_up_to_multiple_of,
+        conv1d_kernel_size=config.conv1d_kernel_size,
+        qkv_proj_blocksize=config.qkv_proj_blocksize,
+        bias=config.bias,
+        dropout=config.dropout,
+        num_blocks=config._num_blocks or 1,
+        **kwargs,
+    )
+    block.build((None, None, config.embedding_dim))
+
+    def array(tensor, transpose=False):
+        value = _torch_to_numpy(tensor)
+        return value.T if transpose else value
+
+    def biased(linear):
+        return [] if linear.bias is None else [array(linear.bias)]
+
+    conv = layer.conv1d.conv
+    block.set_weights([
+        array(module.xlstm_norm.weight),
+        array(layer.proj_up.weight, transpose=True),
+        *biased(layer.proj_up),
+        array(conv.weight[:, 0, :], transpose=True),
+        array(conv.bias),
+        *(array(p.weight) for p in (layer.q_proj, layer.k_proj,
+                                     layer.v_proj)),
+        *(b for p in (layer.q_proj, layer.k_proj, layer.v_proj)
+          for b in biased(p)),
+        np.concatenate([array(cell.igate.weight, transpose=True),
+                        array(cell.fgate.weight, transpose=True)], axis=1),
+        np.concatenate([array(cell.igate.bias), array(cell.fgate.bias)]),
+        array(cell.outnorm.weight),
+        array(layer.learnable_skip),
+        array(layer.proj_down.weight, transpose=True),
+        *biased(layer.proj_down),
+    ])
+    return block
 
 
 def _torch_to_numpy(tensor):

@@ -1,15 +1,16 @@
 r"""xLSTM's mLSTM (Beck et al. 2024): a matrix memory, parallel over time.
 
 `MLSTMCell` is one step of the recurrence, a Keras RNN cell for streaming
-and generation; `MLSTM` runs a whole sequence either by the stabilised
-parallel form (`mode="parallel"`, matrix products over time, as the
-official `parallel_stabilized_simple`) or by the cell's step in Keras's
-loop (`mode="step"`, as `recurrent_step_stabilized_simple`). The two forms
-compute the same thing (up to float rounding), initial state and masks
-included.
+and generation; `MLSTM` runs a whole sequence by the stabilised parallel
+form (`mode="parallel"`, as the official `parallel_stabilized_simple`),
+the chunkwise form (`mode="chunkwise"`, as `chunkwise_simple`) or the
+cell's step in Keras's loop (`mode="step"`, as
+`recurrent_step_stabilized_simple`). The three compute the same thing (up
+to float rounding), initial state and masks included
+(`_mlstm_forms.py`).
 """
 
-import math
+import functools
 
 import numpy as np
 from keras import initializers
@@ -22,15 +23,17 @@ from keras_lstm_variants._cell import INPUT_ONLY
 from keras_lstm_variants._cell import NO_PROJECTION
 from keras_lstm_variants._cell import RNNCellBase
 from keras_lstm_variants._layer import RNNLayerBase
+from keras_lstm_variants._layer import at_least
+from keras_lstm_variants._mlstm_forms import mlstm_chunkwise
+from keras_lstm_variants._mlstm_forms import mlstm_parallel
+from keras_lstm_variants._mlstm_forms import mlstm_step
 from keras_lstm_variants._numerics import LOG_ZERO
 from keras_lstm_variants._numerics import log_sigmoid
 from keras_lstm_variants._numerics import masked_outputs
 from keras_lstm_variants._numerics import wide_dtype
+from keras_lstm_variants._tuning import CHUNKWISE_FROM_STEPS
 from keras_lstm_variants._tuning import PARALLEL_FROM_STEPS
-
-# The official code's epsilon, added to the normaliser max(|n^T q|, e^-m).
-EPSILON = 1e-6
-
+from keras_lstm_variants.backends import Declined
 
 # The official initialisation of the gates' bias (`mLSTMCell.
 # reset_parameters`): the input gate's ~ N(0, 0.1), the forget gate's
@@ -55,81 +58,6 @@ _REFUSED = {
     "output_zoneout": "zoneout would make the memory's update non-linear, "
     "which the parallel form cannot run",
 }
-
-
-def mlstm_step(q, k, v, i_pre, f_pre, C_tm1, n_tm1, m_tm1):
-    r"""One stabilised step, per head: the official
-    `recurrent_step_stabilized_simple`.
-
-    `q`, `k`, `v` are `(batch, heads, d)`, `i_pre`, `f_pre` and `m_tm1`
-    `(batch, heads)`, `C_tm1` `(batch, heads, d, d)` (key index, then value
-    index), `n_tm1` `(batch, heads, d)`. Returns $\tilde h_t$ and
-    $(C_t, n_t, m_t)$.
-    """
-    k = k / math.sqrt(ops.shape(k)[-1])
-    log_f = log_sigmoid(f_pre)
-    m = ops.maximum(log_f + m_tm1, i_pre)
-    f = ops.exp(log_f + m_tm1 - m)
-    i = ops.exp(i_pre - m)
-    C = (
-        f[..., None, None] * C_tm1
-        + i[..., None, None] * k[..., :, None] * v[..., None, :]
-    )
-    n = f[..., None] * n_tm1 + i[..., None] * k
-    h_numerator = ops.einsum("bhd,bhde->bhe", q, C)
-    qn = ops.sum(q * n, axis=-1)
-    h_denominator = ops.maximum(ops.abs(qn), ops.exp(-m)) + EPSILON
-    return h_numerator / h_denominator[..., None], (C, n, m)
-
-
-def mlstm_parallel(q, k, v, i_pre, log_f, C0, n0, m0):
-    r"""Every step at once, stabilised: the official
-    `parallel_stabilized_simple`, with an initial state.
-
-    `q`, `k`, `v` are `(batch, heads, T, d)`; `i_pre` and `log_f`
-    $= \log \sigma(\tilde f)$ `(batch, heads, T)`; `C0`, `n0`, `m0` the
-    initial state as in `mlstm_step`. With $F_t = \sum_{r \le t} \log f_r$,
-
-    $$
-    \log D_{ts} = F_t - F_s + \tilde i_s \ (s \le t), \qquad
-    \log D_{t0} = F_t + m_0, \qquad
-    m_t = \max(\log D_{t0}, \max_s \log D_{ts})
-    $$
-
-    and with $D$ scaled by $e^{-m_t}$, $h$'s numerator is
-    $D_{t0} q_t^\top C_0 + \sum_s D_{ts} (q_t^\top k_s) v_s$ and
-    $n_t^\top q_t = D_{t0} q_t^\top n_0 + \sum_s D_{ts} q_t^\top k_s$.
-    The column of the initial state makes $m_t$ the recurrent form's
-    exactly, so both forms divide by the same normaliser (the official
-    parallel form, which has no initial state, takes the maximum over the
-    steps alone; the two differ only in where the epsilon is added).
-    Returns $\tilde h$, `(batch, heads, T, d)`, and the last $(C, n, m)$.
-    """
-    d = ops.shape(k)[-1]
-    k = k / math.sqrt(d)
-    steps = ops.shape(q)[2]
-    t = ops.arange(steps)
-    causal = t[:, None] >= t[None, :]
-    F = ops.cumsum(log_f, axis=-1)
-    log_D = F[..., :, None] - F[..., None, :] + i_pre[..., None, :]
-    log_D = ops.where(causal, log_D, LOG_ZERO)
-    log_D0 = F + m0[..., None]
-    m = ops.maximum(ops.max(log_D, axis=-1), log_D0)
-    D = ops.exp(log_D - m[..., None])
-    D0 = ops.exp(log_D0 - m)
-    scores = ops.einsum("bhtd,bhsd->bhts", q, k) * D
-    h_numerator = ops.matmul(scores, v) + D0[..., None] * ops.einsum(
-        "bhtd,bhde->bhte", q, C0
-    )
-    qn = ops.sum(scores, axis=-1) + D0 * ops.einsum("bhtd,bhd->bht", q, n0)
-    h_denominator = ops.maximum(ops.abs(qn), ops.exp(-m)) + EPSILON
-    h = h_numerator / h_denominator[..., None]
-    D_last, D0_last = D[..., -1, :], D0[..., -1]
-    C = D0_last[..., None, None] * C0 + ops.einsum(
-        "bhs,bhsd,bhse->bhde", D_last, k, v
-    )
-    n = D0_last[..., None] * n0 + ops.einsum("bhs,bhsd->bhd", D_last, k)
-    return h, (C, n, m[..., -1])
 
 
 @serializable
@@ -372,22 +300,31 @@ class MLSTMCell(RNNCellBase):
 class MLSTM(RNNLayerBase):
     r"""xLSTM's mLSTM layer: trained in parallel over time, run step by step.
 
-    A `keras.layers.RNN` over `MLSTMCell` that runs a sequence either by
-    the stabilised parallel form (`mode="parallel"`: the gate decay matrix
-    $D$ of every pair of steps, then two matrix products per head, as the
-    official `parallel_stabilized_simple`; time and memory grow as $T^2$)
-    or by the cell's step in Keras's loop (`mode="step"`); both compute
-    the same outputs and final states, from any initial state, masks
-    included. `mode="auto"` picks the one measured faster for the sequence
-    length on the backend (on CPU the step loop on JAX and TensorFlow, the
-    parallel form on PyTorch; on a GPU the parallel form; the "xLSTM" page
-    has the measurements). For generation,
-    run the prompt with `return_state=True`, then continue from its states
-    (`initial_state`, or the cell one step at a time).
+    A `keras.layers.RNN` over `MLSTMCell` that runs a sequence by one of
+    three forms, which compute the same outputs and final states from any
+    initial state, masks included:
+
+    - `mode="parallel"`: the stabilised parallel form (the gate decay
+      matrix $D$ of every pair of steps, then two matrix products per head,
+      as the official `parallel_stabilized_simple`): time and memory grow
+      as $T^2$;
+    - `mode="chunkwise"`: the recurrence over chunks of `chunk_size` steps
+      and the parallel form inside each (as the official
+      `chunkwise_simple`, for any number of steps): memory grows as $T$;
+    - `mode="step"`: the cell's step in Keras's loop.
+
+    `mode="auto"` picks the one measured fastest for the sequence length
+    on the backend and device (`_tuning.PARALLEL_FROM_STEPS`,
+    `CHUNKWISE_FROM_STEPS`; the "xLSTM" page has the measurements). For
+    generation, run the prompt with `return_state=True`, then continue
+    from its states (`initial_state`, or the cell one step at a time).
 
     Args:
         units: Positive integer, dimensionality of the output.
-        mode: `"auto"`, `"parallel"` or `"step"`. Defaults to `"auto"`.
+        mode: `"auto"`, `"parallel"`, `"chunkwise"` or `"step"`. Defaults
+            to `"auto"`.
+        chunk_size: Positive integer, the chunkwise form's number of steps
+            per chunk (the official default). Defaults to `64`.
         **kwargs: Every argument of `MLSTMCell` (`num_heads`, the
             initializers, ...), and of `keras.layers.RNN`:
             `return_sequences`, `return_state`, `go_backwards`, `stateful`,
@@ -397,7 +334,7 @@ class MLSTM(RNNLayerBase):
     Call arguments:
         - `inputs`: Tensor of shape `(batch, timesteps, features)`.
         - `mask`: Boolean tensor `(batch, timesteps)`: a masked step keeps
-          the state (in the parallel form, $f_t = 1$, $i_t = 0$) and
+          the state (in the parallel forms, $f_t = 1$, $i_t = 0$) and
           repeats the previous output.
         - `training`: Whether dropout is applied.
         - `initial_state`: `[C, n, m]`, as the cell's states.
@@ -420,12 +357,34 @@ class MLSTM(RNNLayerBase):
     """
 
     cell_class = MLSTMCell
-    whole_sequence_mode = "parallel"
-    whole_sequence_description = "the stabilised parallel form"
+    whole_sequence_mode = ("parallel", "chunkwise")
+    whole_sequence_description = "the stabilised parallel and chunkwise forms"
     whole_sequence_from_steps = PARALLEL_FROM_STEPS
+
+    def __init__(self, units, mode="auto", chunk_size=64, **kwargs):
+        chunk_size = check_positive_int("chunk_size", chunk_size)
+        super().__init__(units, mode=mode, **kwargs)
+        self.chunk_size = chunk_size
+
+    def auto_mode(self, steps):
+        """The chunkwise form from `CHUNKWISE_FROM_STEPS` on, else the
+        parallel form from `PARALLEL_FROM_STEPS` on, else the loop."""
+        if at_least(CHUNKWISE_FROM_STEPS, steps):
+            return "chunkwise"
+        return super().auto_mode(steps)
+
+    def own_config(self):
+        return {**super().own_config(), "chunk_size": self.chunk_size}
 
     def whole_sequence(self, sequences, initial_state, mask, training):
         cell = self.cell
+        steps = sequences.shape[1]
+        chunkwise = self.route(steps) == "chunkwise"
+        if chunkwise and steps is None:
+            raise Declined(
+                "the chunkwise form needs the number of steps when traced "
+                "(build the model with it: keras.Input((steps, features)))"
+            )
         z = cell.projections(cell.dropped(sequences, training))
         dtype = z["q"].dtype
         d, heads = cell.head_size, cell.num_heads
@@ -440,7 +399,11 @@ class MLSTM(RNNLayerBase):
             step_on = ops.expand_dims(ops.cast(mask, "bool"), 1)
             i_pre = ops.where(step_on, i_pre, LOG_ZERO)
             log_f = ops.where(step_on, log_f, 0.0)
-        h, (C, n, m) = mlstm_parallel(
+        form = (
+            functools.partial(mlstm_chunkwise, chunk_size=self.chunk_size)
+            if chunkwise else mlstm_parallel
+        )
+        h, (C, n, m) = form(
             by_head(z["q"]), by_head(z["k"]), by_head(z["v"]), i_pre, log_f,
             ops.reshape(C0, (-1, heads, d, d)), cell.heads(n0), m0,
         )

@@ -78,12 +78,29 @@ def test_the_sweeps_find_the_crossover_from_their_rows():
     assert min_rnn.crossover(result, "MinGRU", "train") == 1024
     assert min_rnn.crossover(result, "MinGRU", "infer") is None
     rows = [
-        {"T": steps, "mode": mode, "train_ms": time, "infer_ms": 1.0}
+        {"T": steps, "mode": mode, "train_ms": time, "infer_ms": 1.0,
+         "peak_mib": 1.0}
         for steps, ratio in scan_over_step.items()
         for mode, time in (("parallel", ratio), ("step", 1.0))
     ]
     assert mlstm.crossover({"rows": rows}, "train_ms") == 1024
     assert mlstm.crossover({"rows": rows}, "infer_ms") is None
+    # The chunkwise form's own crossover; a run not started is no evidence.
+    rows += [
+        {"T": 64, "mode": "chunkwise", "train_ms": 2.0, "infer_ms": 2.0,
+         "peak_mib": 1.0},
+        {"T": 256, "mode": "chunkwise", "train_ms": 0.5, "infer_ms": 2.0,
+         "peak_mib": 1.0},
+        {"T": 1024, "mode": "chunkwise", "skipped": "over 900 s"},
+    ]
+    assert mlstm.crossover({"rows": rows}, "train_ms", "chunkwise") == 256
+    assert mlstm.crossover({"rows": rows}, "infer_ms", "chunkwise") is None
+    table = mlstm.markdown({
+        "rows": rows, "date": "d", "backend": "jax", "backend_version": "v",
+        "keras": "k", "device": "cpu", "batch": 1, "units": 2, "heads": 1,
+        "rounds": 1,
+    })
+    assert "| 1024 | chunkwise | not run: over 900 s |" in table
 
 
 def test_custom_shapes_parse(capsys):

@@ -128,9 +128,14 @@ def test_every_layer_predicts_on_numpy_and_openvino(tmp_path):
     keras.utils.set_random_seed(0)
     inputs = keras.Input((6, 3))
     masked = keras.layers.Masking(0.0)(inputs)
+    # MLSTM's third form (the chunkwise) as well: chunks of 4 of 6 steps.
+    names = [*LAYERS, "MLSTM_chunkwise"]
     model = _perturbed(keras.Model(inputs, [
         getattr(klv, name)(8, return_sequences=k % 2 == 0, name=name)(masked)
         for k, name in enumerate(LAYERS)
+    ] + [
+        klv.MLSTM(8, mode="chunkwise", chunk_size=4, return_sequences=True,
+                  name=names[-1])(masked)
     ]), rng)
     x = rng.normal(size=(3, 6, 3)).astype("float32")
     x[1, 4:] = 0.0  # right padding
@@ -141,7 +146,7 @@ def test_every_layer_predicts_on_numpy_and_openvino(tmp_path):
         actual, precision, _ = _predict_elsewhere(model, x, backend, tmp_path)
         differences = {
             name: float(np.abs(actual[:, a:b] - expected[:, a:b]).max())
-            for name, a, b in zip(LAYERS, bounds[:-1], bounds[1:], strict=True)
+            for name, a, b in zip(names, bounds[:-1], bounds[1:], strict=True)
         }
         bound = _bound(precision, expected)
         print(backend, precision, json.dumps(differences, indent=1))

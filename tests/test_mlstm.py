@@ -8,6 +8,7 @@ layer's two routes (`mode="parallel"`, `mode="step"`) are each checked
 against it and against each other, on every backend.
 """
 
+import functools
 import json
 
 import keras
@@ -37,12 +38,14 @@ def _weights(rng, dim, units, heads, gate_bias=(0.0, 0.0), input_scale=0.5):
 
 
 def _layers(weights, heads, dim, **options):
-    """The layer built twice, `mode="parallel"` and `mode="step"`, with
-    the same weights."""
+    """The layer built three times, `mode="parallel"`, `"chunkwise"` (with
+    chunks of 16 steps: the sequences below end inside a chunk) and
+    `"step"`, with the same weights."""
     layers = []
-    for mode in ("parallel", "step"):
+    for mode in ("parallel", "chunkwise", "step"):
         layer = klv.MLSTM(
-            weights[1].shape[0] // 4, num_heads=heads, mode=mode, **options
+            weights[1].shape[0] // 4, num_heads=heads, mode=mode,
+            chunk_size=16, **options
         )
         layer.build((None, None, dim))
         layer.set_weights([w.astype("float32") for w in weights])
@@ -285,9 +288,8 @@ def test_masks_direction_and_dropout(rng):
     x = rng.normal(size=(3, steps, dim)).astype("float32")
     lengths = (20, 13, 5)
     mask = np.arange(steps)[None, :] < np.array(lengths)[:, None]
-    parallel, step = _layers(weights, heads, dim, return_sequences=True,
-                             return_state=True)
-    for layer in (parallel, step):
+    for layer in _layers(weights, heads, dim, return_sequences=True,
+                         return_state=True):
         h, *states = _run(layer, x, mask=mask)
         h = to_numpy(h)
         for row, length in enumerate(lengths):
@@ -315,8 +317,52 @@ def test_masks_direction_and_dropout(rng):
         for layer in _layers(weights, heads, dim, return_sequences=True,
                              return_state=True, **options)
     ]
-    for a, b in zip(*outputs, strict=True):
-        _close(a, to_numpy(b), 1e-4)
+    first, *others = outputs
+    for other in others:
+        for a, b in zip(first, other, strict=True):
+            _close(to_numpy(a), to_numpy(b), 1e-4)
+
+
+def test_chunkwise_form_equals_the_official_chunkwise_code(rng):
+    # The official `chunkwise_simple` (float64, the truth) from a random
+    # initial state, against our form in float32 on the same operands; the
+    # official float32 run is the yardstick of precision. Its C and n are
+    # sqrt(d) times ours (it scales q where the step scales k).
+    from keras_lstm_variants._mlstm_forms import mlstm_chunkwise
+
+    batch, heads, steps, d, chunk = 2, 2, 96, 4, 32
+    q, k, v = (rng.normal(size=(batch, heads, steps, d)) for _ in "qkv")
+    i_pre = rng.normal(2.0, 3.0, (batch, heads, steps))
+    f_pre = rng.normal(3.0, 1.0, (batch, heads, steps))
+    C0 = rng.normal(size=(batch, heads, d, d))
+    n0 = rng.normal(size=(batch, heads, d))
+    m0 = rng.normal(size=(batch, heads))
+    root = np.sqrt(d)
+
+    def official(dtype):
+        as_torch = functools.partial(torch.tensor, dtype=dtype)
+        h, (C, n, m) = backends.chunkwise_simple(
+            *map(as_torch, (q, k, v, i_pre, f_pre)),
+            initial_C=as_torch(root * C0), initial_n=as_torch(root * n0),
+            initial_m=as_torch(m0), chunk_size=chunk, return_last_state=True,
+        )
+        return [x.numpy() for x in (h, C / root, n / root, m[..., 0, 0])]
+
+    expected = official(torch.float64)
+    official32 = official(torch.float32)
+    log_f = np.log(1.0 / (1.0 + np.exp(-f_pre)))
+    as_f32 = functools.partial(keras.ops.convert_to_tensor, dtype="float32")
+    h, state = mlstm_chunkwise(
+        *map(as_f32, (q, k, v, i_pre, log_f, C0, n0, m0)), chunk_size=chunk
+    )
+    for actual, truth, yardstick in zip(
+        [h, *state], expected, official32, strict=True
+    ):
+        scale = max(1.0, np.abs(truth).max())
+        tol = max(1e-5, 4 * np.abs(yardstick - truth).max() / scale)
+        np.testing.assert_allclose(
+            to_numpy(actual), truth, rtol=0, atol=tol * scale
+        )
 
 
 def test_mixed_precision_computes_in_float32(rng):
@@ -373,11 +419,38 @@ def test_bad_arguments_are_named(arguments, message):
             cls(**arguments)
 
 
+def test_auto_mode_orders_the_measured_crossovers(monkeypatch):
+    # The step loop below the parallel form's threshold, the parallel form
+    # from it, the chunkwise form from its own; the block (no loop) the
+    # parallel form below the chunkwise threshold.
+    from keras_lstm_variants import _tuning
+    from keras_lstm_variants import backends
+
+    backend = keras.backend.backend()
+    device = "accelerator" if backends.on_accelerator() else "cpu"
+    monkeypatch.setitem(_tuning.PARALLEL_FROM_STEPS[device], backend, 50)
+    monkeypatch.setitem(_tuning.CHUNKWISE_FROM_STEPS[device], backend, 200)
+    layer = klv.MLSTM(8)
+    assert [layer.route(t) for t in (49, 50, 199, 200, None)] == [
+        "step", "parallel", "parallel", "chunkwise", "step"
+    ]
+    assert klv.MLSTM(8, mode="chunkwise").route(5) == "chunkwise"
+    assert klv.MLSTM(8, unroll=True).route(10_000) == "step"
+    block = klv.MLSTMBlock()
+    assert [block._chunkwise(t) for t in (199, 200, None)] == [
+        False, True, False
+    ]
+
+
 def test_bad_mode_and_initial_state_are_named(rng):
     with pytest.raises(ValueError, match="mode='scan'"):
         klv.MLSTM(8, mode="scan")
     with pytest.raises(ValueError, match="unroll=True, mode='parallel'"):
         klv.MLSTM(8, mode="parallel", unroll=True)
+    with pytest.raises(ValueError, match="unroll=True, mode='chunkwise'"):
+        klv.MLSTM(8, mode="chunkwise", unroll=True)
+    with pytest.raises(ValueError, match="chunk_size=0"):
+        klv.MLSTM(8, chunk_size=0)
     x = rng.normal(size=(2, 5, 3)).astype("float32")
     with pytest.raises(ValueError, match=r"initial_state.*C of shape"):
         klv.MLSTM(8)(x, initial_state=[np.zeros((2, 8))])

@@ -27,11 +27,11 @@ def test_all_lists_exactly_the_public_classes():
     }
     # Four variants of 0.1.0, six of Greff et al.'s search space, the two
     # minimal RNNs, sLSTM and mLSTM, the GRU, LayerNormGRU, MGU and Dey &
-    # Salem's three GRUs, a cell and a layer each; the bases (of every cell
-    # and layer, of the LSTM family's and of the GRU family's), the error
-    # of an incomplete variant and the standard LSTM form; and the
-    # search_space, gru_variants, litert and migrate modules.
-    assert len(public) == 48
+    # Salem's three GRUs, a cell and a layer each; xLSTM's mLSTM block; the
+    # bases (of every cell and layer, of the LSTM family's and of the GRU
+    # family's), the error of an incomplete variant and the standard LSTM
+    # form; and the search_space, gru_variants, litert and migrate modules.
+    assert len(public) == 49
     modules = {"search_space", "gru_variants", "litert", "migrate"}
     assert set(klv.__all__) == public | modules
     assert all(inspect.ismodule(getattr(klv, name)) for name in modules)
@@ -74,6 +74,9 @@ def test_import_loads_no_other_backend_and_names_a_missing_one():
     assert "export KERAS_BACKEND=" in message
 
 
+# xLSTM's blocks: sequence layers without `units` (their width is the
+# input's).
+BLOCKS = (klv.MLSTMBlock,)
 # Every public cell and layer, and the guide's variant (a user's).
 CLASSES = sorted(
     {c for v in VARIANTS for c in (v.cell, v.layer)}
@@ -83,7 +86,7 @@ CLASSES = sorted(
         if isinstance(value, type)
         and issubclass(value, keras.Layer)
         and value not in (klv.LSTMCellBase, klv.LSTMLayerBase,
-                          klv.RNNCellBase, klv.RNNLayerBase)
+                          klv.RNNCellBase, klv.RNNLayerBase, *BLOCKS)
     },
     key=lambda c: c.__name__,
 )
@@ -118,6 +121,22 @@ def test_signature_shows_every_argument_with_its_default(cls):
 
     assert without_name(explicit.get_config()) == without_name(config)
     assert without_name(in_order.get_config()) == without_name(config)
+
+
+@pytest.mark.parametrize("cls", BLOCKS, ids=lambda c: c.__name__)
+def test_block_signature_is_its_config(cls):
+    signature = inspect.signature(cls)
+    config = cls().get_config()
+    names = set(signature.parameters) - {"kwargs"}
+    assert names == set(config) - {"name", "trainable", "dtype"}
+    defaults = {
+        name: p.default for name, p in signature.parameters.items()
+        if p.default is not p.empty
+    }
+    explicit = cls(**defaults).get_config()
+    assert {k: v for k, v in explicit.items() if k != "name"} == {
+        k: v for k, v in config.items() if k != "name"
+    }
 
 
 def test_keras_internal_names_still_exist():
@@ -223,9 +242,10 @@ def test_imports_run_one_way():
     features = {"litert", "litert._tensorflow", "migrate", "search_space"}
     variants = {"lstm", "peephole_lstm", "coupled_lstm", "layer_norm_lstm",
                 "slstm", "mlstm", "min_lstm", "min_gru", "gru",
-                "layer_norm_gru", "mgu", "gru_variants"}
+                "layer_norm_gru", "mgu", "gru_variants", "xlstm_blocks"}
     families = {"_gated", "_lstm", "_lstm_layer", "_gru", "_gru_layer",
-                "_fused", "_min_rnn", "_standard_form"} | variants | features
+                "_fused", "_min_rnn", "_standard_form",
+                "_mlstm_forms"} | variants | features
     for base in ("_cell", "_layer", "_arguments", "_numerics"):
         assert not _reaches_any(base, families), base
     backends = {name for name in GRAPH if name.startswith("backends")}

@@ -1,0 +1,417 @@
+r"""xLSTM's blocks as the paper builds them (Beck et al. 2024), each equal to
+the official `xlstm` package's module: `MLSTMBlock`, the official
+`mLSTMBlock` (pre-LayerNorm, up-projection, causal convolution, the mLSTM
+with its per-head norm, learnable skip, SiLU output gating,
+down-projection, residual).
+
+A block maps a sequence `(batch, T, E)` to one of the same shape. It runs
+the mLSTM by the parallel or the chunkwise form (`_mlstm_forms.py`), and
+generates token by token from the states it returns (`return_state=True`,
+then `initial_state`): the convolution's last inputs and the mLSTM's
+`(C, n, m)`.
+"""
+
+import math
+
+import keras
+from keras import initializers
+from keras import ops
+
+from keras_lstm_variants._arguments import check_bool
+from keras_lstm_variants._arguments import check_positive_int
+from keras_lstm_variants._arguments import check_rate
+from keras_lstm_variants._arguments import serializable
+from keras_lstm_variants._layer import at_least
+from keras_lstm_variants._mlstm_forms import mlstm_chunkwise
+from keras_lstm_variants._mlstm_forms import mlstm_parallel
+from keras_lstm_variants._numerics import log_sigmoid
+from keras_lstm_variants._numerics import wide_dtype
+from keras_lstm_variants._tuning import CHUNKWISE_FROM_STEPS
+
+# The official LayerNorm's and MultiHeadLayerNorm's epsilon.
+NORM_EPSILON = 1e-5
+MODES = ("auto", "parallel", "chunkwise")
+
+
+def _residual_norm(x, weight, groups=1):
+    """The official `LayerNorm` (`groups=1`) or `MultiHeadLayerNorm` (one
+    group per head) without bias: x normalised over its last axis (within
+    each group), scaled by `1 + weight` (the official stores the offset)."""
+    shape = ops.shape(x)
+    x = ops.reshape(x, (*shape[:-1], groups, shape[-1] // groups))
+    mean = ops.mean(x, axis=-1, keepdims=True)
+    variance = ops.mean(ops.square(x - mean), axis=-1, keepdims=True)
+    x = (x - mean) * ops.rsqrt(variance + NORM_EPSILON)
+    return ops.reshape(x, shape) * (1.0 + weight)
+
+
+def _headwise(x, kernel, bias):
+    """The official `LinearHeadwiseExpand`: `x` `(..., heads * size)` by
+    `kernel` `(heads, out, size)`, head by head."""
+    heads, _, size = kernel.shape
+    shape = ops.shape(x)
+    x = ops.reshape(x, (*shape[:-1], heads, size))
+    x = ops.einsum("...hd,hod->...ho", x, kernel)
+    x = ops.reshape(x, (*shape[:-1], -1))
+    return x if bias is None else x + bias
+
+
+@serializable
+class MLSTMBlock(keras.layers.Layer):
+    r"""xLSTM's mLSTM block: the official `mLSTMBlock`, in Keras.
+
+    For an input $x$ `(batch, T, E)`, with $I$ inner units (`proj_factor`
+    $\cdot E$ rounded up to a multiple of 64, as the official) in $H$ =
+    `num_heads` heads of $d = I / H$:
+
+    $$
+    \begin{aligned}
+    [x_m, z] &= \mathrm{LN}(x)\, W_{up} \\
+    c &= \mathrm{SiLU}(\mathrm{conv}_K(x_m)) \\
+    q &= \mathrm{hw}_q(c), \quad k = \mathrm{hw}_k(c), \quad
+        v = \mathrm{hw}_v(x_m) \\
+    [\tilde i, \tilde f] &= [q, k, v]\, [W_i, W_f] + [b_i, b_f] \\
+    \tilde h &= \mathrm{GN}_H(\mathrm{mLSTM}(q, k, v, \tilde i, \tilde f))
+        + s \odot c \\
+    y &= x + \mathrm{dropout}\big((\tilde h \odot \mathrm{SiLU}(z))
+        W_{down}\big)
+    \end{aligned}
+    $$
+
+    where LN is a LayerNorm without bias, $\mathrm{conv}_K$ a causal
+    depthwise convolution of `conv1d_kernel_size` taps (with bias),
+    $\mathrm{hw}$ a block-diagonal projection of blocks of
+    `qkv_proj_blocksize`, mLSTM the stabilised matrix memory
+    (`MLSTMCell`'s equations without its output gate), GN a norm per head
+    without bias, $s$ the learnable skip. Both norms scale by
+    $1 + w$ (the official stores the offset $w$, zero at first).
+
+    Weights, in `get_weights()` order (`bias=True` adds the four biases
+    marked *): `norm` $(E)$; `up_kernel` $(E, 2I)$, `up_bias`* $(2I)$;
+    `conv_kernel` $(K, I)$ (tap $K - 1$ multiplies the current step),
+    `conv_bias` $(I)$; `q_kernel`, `k_kernel`, `v_kernel`
+    $(I / b, b, b)$ (head, out, in), `q_bias`*, `k_bias`*, `v_bias`* $(I)$
+    (one entry for the three); `gate_kernel` $(3I, 2H)$ and `gate_bias`
+    $(2H)$, blocks $i, f$; `head_norm` $(I)$; `skip` $(I)$;
+    `down_kernel` $(I, E)$, `down_bias`* $(E)$. `migrate.from_xlstm`
+    reads an official block into them.
+
+    The official initialisation is the default: the projections' "small
+    init" $N(0, \sqrt{2 / 5E})$, the down-projection's $N(0, 2 / (n
+    \sqrt E))$ for a stack of $n$ = `num_blocks`, the gates' kernel zeros,
+    the input gate's bias $N(0, 0.1)$, the forget gate's spaced from 3 to 6
+    over the heads, norms' offsets zeros, skip ones, the convolution as
+    PyTorch's `Conv1d` ($U(\pm 1 / \sqrt K)$).
+
+    Args:
+        num_heads: Positive integer, the mLSTM's heads. Defaults to `4`.
+        proj_factor: Positive float, inner units per input unit. Defaults
+            to `2.0`.
+        round_proj_up_dim_up: Whether `proj_factor * E` is rounded up (else
+            down) to a multiple of `round_proj_up_to_multiple_of`, the inner
+            size $I$. Defaults to `True`.
+        round_proj_up_to_multiple_of: Positive integer. Defaults to `64`.
+        conv1d_kernel_size: Positive integer, the convolution's taps.
+            Defaults to `4`.
+        qkv_proj_blocksize: Positive integer dividing $I$, the size of the
+            q, k, v projections' blocks. Defaults to `4`.
+        bias: Whether the projections have biases. Defaults to `False`.
+        dropout: Float in [0, 1), dropout of the block's output before the
+            residual. Defaults to `0.0`.
+        num_blocks: Positive integer, the stack's number of blocks, for the
+            down-projection's initialisation. Defaults to `1`.
+        mode: `"auto"`, `"parallel"` or `"chunkwise"`: the mLSTM's form
+            over a sequence (`MLSTM`'s). Defaults to `"auto"`.
+        chunk_size: Positive integer, the chunkwise form's steps per chunk.
+            Defaults to `64`.
+        return_state: Whether the call also returns the states to continue
+            from: `[conv, C, n, m]`, the convolution's last $K - 1$ inputs
+            `(batch, K - 1, I)`, and `(batch, H, d, d)`, `(batch, H, d)`,
+            `(batch, H)`. Defaults to `False`.
+        seed: Seed of the initializers and of dropout. Defaults to `None`.
+        **kwargs: Base layer arguments (`name`, `dtype`, `trainable`).
+
+    Call arguments:
+        - `inputs`: Tensor `(batch, T, E)`.
+        - `initial_state`: The states a previous call returned, to continue
+          the sequence (generation: the prompt, then one token at a time).
+        - `training`: Whether dropout is applied.
+
+    Examples:
+        >>> import numpy as np
+        >>> from keras_lstm_variants import MLSTMBlock
+        >>> x = np.random.default_rng(0).normal(size=(2, 12, 8))
+        >>> block = MLSTMBlock(num_heads=2, return_state=True)
+        >>> y, *states = block(x.astype("float32"))
+        >>> tuple(y.shape), [tuple(s.shape) for s in states]
+        ((2, 12, 8), [(2, 3, 64), (2, 2, 32, 32), (2, 2, 32), (2, 2)])
+
+    References:
+        - Beck, Pöppel, Spanring, Auer, Prudnikova, Kopp, Klambauer,
+          Brandstetter & Hochreiter, "xLSTM: Extended Long Short-Term
+          Memory", NeurIPS 2024, arXiv:2405.04517.
+    """
+
+    def __init__(
+        self,
+        num_heads=4,
+        proj_factor=2.0,
+        round_proj_up_dim_up=True,
+        round_proj_up_to_multiple_of=64,
+        conv1d_kernel_size=4,
+        qkv_proj_blocksize=4,
+        bias=False,
+        dropout=0.0,
+        num_blocks=1,
+        mode="auto",
+        chunk_size=64,
+        return_state=False,
+        seed=None,
+        **kwargs,
+    ):
+        self.num_heads = check_positive_int("num_heads", num_heads)
+        if not isinstance(proj_factor, (int, float)) or proj_factor <= 0:
+            raise ValueError(
+                "Argument `proj_factor` must be a positive number. "
+                f"Received: proj_factor={proj_factor!r}."
+            )
+        self.round_proj_up_to_multiple_of = check_positive_int(
+            "round_proj_up_to_multiple_of", round_proj_up_to_multiple_of
+        )
+        self.round_proj_up_dim_up = check_bool(
+            "round_proj_up_dim_up", round_proj_up_dim_up
+        )
+        self.conv1d_kernel_size = check_positive_int(
+            "conv1d_kernel_size", conv1d_kernel_size
+        )
+        self.qkv_proj_blocksize = check_positive_int(
+            "qkv_proj_blocksize", qkv_proj_blocksize
+        )
+        self.dropout = check_rate("dropout", dropout)
+        self.num_blocks = check_positive_int("num_blocks", num_blocks)
+        if mode not in MODES:
+            raise ValueError(
+                f"Argument `mode` must be one of {MODES}. "
+                f"Received: mode={mode!r}."
+            )
+        self.chunk_size = check_positive_int("chunk_size", chunk_size)
+        super().__init__(**kwargs)
+        self.proj_factor = float(proj_factor)
+        self.bias = check_bool("bias", bias)
+        self.mode = mode
+        self.return_state = check_bool("return_state", return_state)
+        self.seed = seed
+        self._dropout = keras.layers.Dropout(self.dropout, seed=seed)
+        # So that Keras hands a mask to `call`, which refuses it by name
+        # (without, Keras drops it with a warning).
+        self.supports_masking = True
+
+    def _initializer(self, name, **arguments):
+        if name in ("Zeros", "Ones"):
+            return getattr(initializers, name)()
+        seed = None if self.seed is None else self.seed + len(self.weights)
+        return getattr(initializers, name)(**arguments, seed=seed)
+
+    def build(self, input_shape):
+        features = input_shape[-1]
+        if features is None:
+            raise ValueError(
+                "MLSTMBlock needs the inputs' last dimension. Received: "
+                f"inputs.shape={tuple(input_shape)}."
+            )
+        multiple = self.round_proj_up_to_multiple_of
+        rounded = math.ceil if self.round_proj_up_dim_up else math.floor
+        inner = int(rounded(self.proj_factor * features / multiple)) * multiple
+        if inner < 1:
+            raise ValueError(
+                "MLSTMBlock's inner size rounds down to 0: raise "
+                "`proj_factor` or round up. Received: "
+                f"proj_factor={self.proj_factor}, features={features}, "
+                f"round_proj_up_to_multiple_of={multiple}, "
+                "round_proj_up_dim_up=False."
+            )
+        heads, block = self.num_heads, self.qkv_proj_blocksize
+        for name, size in (("num_heads", heads), ("qkv_proj_blocksize",
+                                                  block)):
+            if inner % size:
+                raise ValueError(
+                    f"Argument `{name}` must divide the inner size {inner} "
+                    "(proj_factor * features, rounded). Received: "
+                    f"{name}={size}, proj_factor={self.proj_factor}, "
+                    f"features={features}."
+                )
+        self.features, self.inner = features, inner
+        self.head_size = inner // heads
+        small = math.sqrt(2 / (5 * features))
+        taps = 1 / math.sqrt(self.conv1d_kernel_size)
+
+        def weight(name, shape, initializer, **arguments):
+            return self.add_weight(
+                shape=shape, name=name,
+                initializer=self._initializer(initializer, **arguments),
+            )
+
+        def bias(name, size):
+            return weight(name, (size,), "Zeros") if self.bias else None
+
+        self.norm = weight("norm", (features,), "Zeros")
+        self.up_kernel = weight(
+            "up_kernel", (features, 2 * inner), "RandomNormal", stddev=small
+        )
+        self.up_bias = bias("up_bias", 2 * inner)
+        self.conv_kernel = weight(
+            "conv_kernel", (self.conv1d_kernel_size, inner), "RandomUniform",
+            minval=-taps, maxval=taps,
+        )
+        self.conv_bias = weight(
+            "conv_bias", (inner,), "RandomUniform", minval=-taps,
+            maxval=taps,
+        )
+        for name in "qkv":
+            setattr(self, f"{name}_kernel", weight(
+                f"{name}_kernel", (inner // block, block, block),
+                "RandomNormal", stddev=small,
+            ))
+        for name in "qkv":
+            setattr(self, f"{name}_bias", bias(f"{name}_bias", inner))
+        self.gate_kernel = weight("gate_kernel", (3 * inner, 2 * heads),
+                                  "Zeros")
+        self._input_gate_bias = self._initializer("RandomNormal", stddev=0.1)
+        self.gate_bias = self.add_weight(
+            shape=(2 * heads,), name="gate_bias",
+            initializer=self._gate_bias,
+        )
+        self.head_norm = weight("head_norm", (inner,), "Zeros")
+        self.skip = weight("skip", (inner,), "Ones")
+        self.down_kernel = weight(
+            "down_kernel", (inner, features), "RandomNormal",
+            stddev=2 / self.num_blocks / math.sqrt(features),
+        )
+        self.down_bias = bias("down_bias", features)
+
+    def _gate_bias(self, shape, dtype=None):
+        heads = self.num_heads
+        input_gate = self._input_gate_bias((heads,), dtype=dtype)
+        forget_gate = ops.linspace(3.0, 6.0, heads)
+        return ops.concatenate([input_gate, ops.cast(forget_gate, dtype)])
+
+    def state_shapes(self, batch):
+        """The shapes of `[conv, C, n, m]` for a batch of `batch`."""
+        heads, d = self.num_heads, self.head_size
+        return [
+            (batch, self.conv1d_kernel_size - 1, self.inner),
+            (batch, heads, d, d), (batch, heads, d), (batch, heads),
+        ]
+
+    def _refuse(self, mask):
+        if mask is not None:
+            raise ValueError(
+                f"{type(self).__name__} takes no mask yet (a padded step "
+                "would have to keep the convolution's state as well as the "
+                "mLSTM's). Remove the mask (`Embedding(mask_zero=False)`, no "
+                "`Masking`) and pad at the end, where a causal block's "
+                "outputs at the real steps do not see it. Received: a mask."
+            )
+
+    def compute_mask(self, inputs, mask=None):
+        self._refuse(mask)
+        return None
+
+    def call(self, inputs, initial_state=None, mask=None, training=False):
+        self._refuse(mask)
+        batch, steps = ops.shape(inputs)[0], inputs.shape[1]
+        dtype = wide_dtype(self.variable_dtype)
+        x = ops.cast(inputs, dtype)
+        if initial_state is None:
+            initial_state = [
+                ops.zeros(shape, dtype) for shape in self.state_shapes(batch)
+            ]
+        conv_state, C0, n0, m0 = (ops.cast(s, dtype) for s in initial_state)
+        up = ops.matmul(_residual_norm(x, self.norm), self.up_kernel)
+        if self.up_bias is not None:
+            up = up + self.up_bias
+        x_m, z = ops.split(up, 2, axis=-1)
+        # The causal convolution: the previous K - 1 inputs, then these.
+        window = ops.concatenate([ops.cast(conv_state, dtype), x_m], axis=1)
+        taps = self.conv1d_kernel_size
+        length = ops.shape(x_m)[1]
+        conv = self.conv_bias + sum(
+            window[:, tap:tap + length] * self.conv_kernel[tap]
+            for tap in range(taps)
+        )
+        c = ops.silu(conv)
+        q = _headwise(c, self.q_kernel, self.q_bias)
+        k = _headwise(c, self.k_kernel, self.k_bias)
+        v = _headwise(x_m, self.v_kernel, self.v_bias)
+        gates = ops.matmul(
+            ops.concatenate([q, k, v], axis=-1), self.gate_kernel
+        ) + self.gate_bias
+        i_pre, f_pre = ops.split(gates, 2, axis=-1)
+        heads, d = self.num_heads, self.head_size
+
+        def by_head(t):  # (batch, T, I) -> (batch, heads, T, d)
+            t = ops.reshape(t, (batch, -1, heads, d))
+            return ops.transpose(t, (0, 2, 1, 3))
+
+        form = mlstm_parallel
+        if self._chunkwise(steps):
+            form = _chunked(self.chunk_size)
+        h, (C, n, m) = form(
+            by_head(q), by_head(k), by_head(v),
+            ops.transpose(i_pre, (0, 2, 1)),
+            ops.transpose(log_sigmoid(f_pre), (0, 2, 1)),
+            C0, n0, m0,
+        )
+        h = ops.reshape(ops.transpose(h, (0, 2, 1, 3)), (batch, -1, self.inner))
+        h = _residual_norm(h, self.head_norm, groups=heads) + self.skip * c
+        y = ops.matmul(h * ops.silu(z), self.down_kernel)
+        if self.down_bias is not None:
+            y = y + self.down_bias
+        y = self._dropout(y, training=training)
+        outputs = ops.cast(x + y, self.compute_dtype)
+        if not self.return_state:
+            return outputs
+        conv_state = window[:, ops.shape(window)[1] - (taps - 1):]
+        return [outputs] + [
+            ops.cast(s, self.compute_dtype) for s in (conv_state, C, n, m)
+        ]
+
+    def _chunkwise(self, steps):
+        if self.mode != "auto":
+            return self.mode == "chunkwise"
+        return steps is not None and at_least(
+            CHUNKWISE_FROM_STEPS, steps
+        )
+
+    def compute_output_shape(self, inputs_shape, initial_state_shape=None):
+        if not self.return_state:
+            return tuple(inputs_shape)
+        if not self.built:
+            self.build(inputs_shape)
+        return [tuple(inputs_shape)] + self.state_shapes(inputs_shape[0])
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "num_heads": self.num_heads,
+            "proj_factor": self.proj_factor,
+            "round_proj_up_dim_up": self.round_proj_up_dim_up,
+            "round_proj_up_to_multiple_of": self.round_proj_up_to_multiple_of,
+            "conv1d_kernel_size": self.conv1d_kernel_size,
+            "qkv_proj_blocksize": self.qkv_proj_blocksize,
+            "bias": self.bias,
+            "dropout": self.dropout,
+            "num_blocks": self.num_blocks,
+            "mode": self.mode,
+            "chunk_size": self.chunk_size,
+            "return_state": self.return_state,
+            "seed": self.seed,
+        }
+
+
+def _chunked(chunk_size):
+    def form(*operands):
+        return mlstm_chunkwise(*operands, chunk_size=chunk_size)
+
+    return form
+

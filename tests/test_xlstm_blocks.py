@@ -1,0 +1,177 @@
+"""xLSTM's blocks against the official `xlstm` package's modules.
+
+The truth is the official PyTorch module itself (`mLSTMBlock`), built with
+random weights, run in float64; ours is made from it by
+`migrate.from_xlstm` and held to the precision that the official module's
+own float32 run attains. On every backend.
+"""
+
+import keras
+import numpy as np
+import pytest
+from conftest import input_gradient
+from conftest import to_numpy
+
+import keras_lstm_variants as klv
+from keras_lstm_variants import migrate
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("xlstm")
+
+EMBEDDING = 16
+
+
+def _official_mlstm_block(steps, bias, seed, num_heads=2, kernel_size=4,
+                          num_blocks=1):
+    """The official block, every parameter random (the gates, norms and
+    skip too: their initial values would hide a mix-up)."""
+    from xlstm.blocks.mlstm.block import mLSTMBlock
+    from xlstm.blocks.mlstm.block import mLSTMBlockConfig
+    from xlstm.blocks.mlstm.layer import mLSTMLayerConfig
+
+    torch.manual_seed(seed)
+    block = mLSTMBlock(mLSTMBlockConfig(
+        mlstm=mLSTMLayerConfig(
+            embedding_dim=EMBEDDING, num_heads=num_heads, bias=bias,
+            context_length=steps, conv1d_kernel_size=kernel_size,
+            qkv_proj_blocksize=4, proj_factor=2.0,
+        ),
+        _num_blocks=num_blocks, _block_idx=0,
+    ))
+    generator = np.random.default_rng(seed)
+    with torch.no_grad():
+        for name, parameter in block.named_parameters():
+            scale = 1.0 if "gate" in name else 0.3
+            parameter.copy_(torch.tensor(
+                generator.normal(0.0, scale, parameter.shape)
+            ))
+    return block
+
+
+def _official(block, x, dtype):
+    module = block.to(dtype)
+    x = torch.tensor(x, dtype=dtype, requires_grad=True)
+    y = module(x)
+    torch.sum(y**2).backward()
+    return y.detach().numpy(), x.grad.numpy()
+
+
+def _tolerance(truth, yardstick):
+    """Four times the official float32 run's error (at least 1e-5),
+    relative to the largest entry."""
+    scale = max(1.0, np.abs(truth).max())
+    return max(1e-5, 4 * np.abs(yardstick - truth).max() / scale) * scale
+
+
+@pytest.mark.parametrize(
+    "bias, mode, steps",
+    [(False, "parallel", 24), (True, "chunkwise", 40)],
+)
+def test_mlstm_block_equals_the_official_block(rng, bias, mode, steps):
+    # The chunkwise run uses chunks of 16: the sequence ends inside one.
+    block = _official_mlstm_block(steps, bias, seed=steps)
+    x = rng.normal(size=(2, steps, EMBEDDING))
+    expected, expected_gradient = _official(block, x, torch.float64)
+    official32, gradient32 = _official(block, x, torch.float32)
+    ours = migrate.from_xlstm(block, mode=mode, chunk_size=16)
+    x32 = x.astype("float32")
+    np.testing.assert_allclose(
+        to_numpy(ours(x32)), expected, rtol=0,
+        atol=_tolerance(expected, official32),
+    )
+    np.testing.assert_allclose(
+        input_gradient(ours, x32), expected_gradient, rtol=0,
+        atol=_tolerance(expected_gradient, gradient32),
+    )
+
+
+def test_mlstm_block_generates_token_by_token_as_the_official_step(rng):
+    # A prompt's states, then one token at a time: the whole sequence's
+    # outputs, and the official block's `step` from the same point.
+    steps, prompt = 12, 7
+    block = _official_mlstm_block(steps, bias=True, seed=5)
+    x = rng.normal(size=(2, steps, EMBEDDING))
+    whole, _ = _official(block, x, torch.float64)
+    ours = migrate.from_xlstm(block, return_state=True)
+    y, *states = ours(x[:, :prompt].astype("float32"))
+    np.testing.assert_allclose(to_numpy(y), whole[:, :prompt], rtol=0,
+                               atol=1e-5 * np.abs(whole).max())
+    official_state = None
+    with torch.no_grad():
+        for t in range(steps):
+            step = torch.tensor(x[:, t:t + 1])
+            official_y, official_state = block.step(step, **(
+                official_state or {}
+            ))
+            official_state = {
+                "mlstm_state": official_state["mlstm_state"],
+                "conv_state": official_state["conv_state"],
+            }
+            if t < prompt:
+                continue
+            y, *states = ours(x[:, t:t + 1].astype("float32"),
+                              initial_state=states)
+            for actual in (to_numpy(y), official_y.numpy()):
+                np.testing.assert_allclose(
+                    actual, whole[:, t:t + 1], rtol=0,
+                    atol=1e-5 * np.abs(whole).max(),
+                )
+
+
+def test_mlstm_block_saves_and_loads(tmp_path, rng):
+    block = _official_mlstm_block(8, bias=False, seed=1)
+    inputs = keras.Input((8, EMBEDDING))
+    layer = migrate.from_xlstm(block, mode="chunkwise", chunk_size=4)
+    model = keras.Model(inputs, layer(inputs))
+    x = rng.normal(size=(2, 8, EMBEDDING)).astype("float32")
+    path = tmp_path / "block.keras"
+    model.save(path)
+    loaded = keras.saving.load_model(path)
+    np.testing.assert_allclose(
+        to_numpy(loaded(x)), to_numpy(model(x)), rtol=1e-6, atol=1e-6
+    )
+    config = loaded.layers[-1].get_config()
+    assert config["mode"] == "chunkwise" and config["chunk_size"] == 4
+
+
+def test_mlstm_block_official_initialisation():
+    block = klv.MLSTMBlock(num_heads=4, num_blocks=3, seed=0)
+    block.build((None, None, 32))
+    assert block.inner == 64  # 2 * 32, rounded up to a multiple of 64
+    weights = {w.name: to_numpy(w) for w in block.weights}
+    np.testing.assert_array_equal(weights["gate_kernel"], 0.0)
+    np.testing.assert_allclose(weights["gate_bias"][4:], [3, 4, 5, 6])
+    np.testing.assert_array_equal(weights["skip"], 1.0)
+    np.testing.assert_array_equal(weights["norm"], 0.0)
+    # N(0, sqrt(2 / 5E)) and N(0, 2 / (n sqrt E)), within sampling error.
+    assert abs(weights["up_kernel"].std() / np.sqrt(2 / 160) - 1) < 0.1
+    assert abs(weights["down_kernel"].std() / (2 / 3 / np.sqrt(32)) - 1) < 0.1
+
+
+@pytest.mark.parametrize(
+    "arguments, message",
+    [
+        ({"num_heads": 0}, "num_heads=0"),
+        ({"proj_factor": -1}, "proj_factor=-1"),
+        ({"mode": "step"}, "mode='step'"),
+        ({"chunk_size": 0}, "chunk_size=0"),
+        ({"dropout": 1.5}, "dropout=1.5"),
+    ],
+)
+def test_mlstm_block_bad_arguments_are_named(arguments, message):
+    with pytest.raises(ValueError, match=message):
+        klv.MLSTMBlock(**arguments)
+
+
+def test_mlstm_block_refuses_a_mask():
+    inputs = keras.Input((5, 8))
+    masked = keras.layers.Masking(0.0)(inputs)
+    with pytest.raises(ValueError, match="takes no mask"):
+        klv.MLSTMBlock(num_heads=2)(masked)
+
+
+def test_mlstm_block_heads_must_divide_the_inner_size():
+    with pytest.raises(ValueError, match="num_heads=3"):
+        klv.MLSTMBlock(num_heads=3).build((None, None, 8))
+    with pytest.raises(ValueError, match="mLSTMBlock. Received: a LSTM"):
+        migrate.from_xlstm(torch.nn.LSTM(2, 3))
