@@ -74,25 +74,9 @@ def mlstm_parallel(q, k, v, i_pre, log_f, C0, n0, m0):
     steps alone; the two differ only in where the epsilon is added).
     Returns $\tilde h$, `(batch, heads, T, d)`, and the last $(C, n, m)$.
     """
-    d = ops.shape(k)[-1]
-    k = k / math.sqrt(d)
-    steps = ops.shape(q)[2]
-    t = ops.arange(steps)
-    causal = t[:, None] >= t[None, :]
+    k = k / math.sqrt(ops.shape(k)[-1])
     F = ops.cumsum(log_f, axis=-1)
-    log_D = F[..., :, None] - F[..., None, :] + i_pre[..., None, :]
-    log_D = ops.where(causal, log_D, LOG_ZERO)
-    log_D0 = F + m0[..., None]
-    m = ops.maximum(ops.max(log_D, axis=-1), log_D0)
-    D = ops.exp(log_D - m[..., None])
-    D0 = ops.exp(log_D0 - m)
-    scores = ops.einsum("bhtd,bhsd->bhts", q, k) * D
-    h_numerator = ops.matmul(scores, v) + D0[..., None] * ops.einsum(
-        "bhtd,bhde->bhte", q, C0
-    )
-    qn = ops.sum(scores, axis=-1) + D0 * ops.einsum("bhtd,bhd->bht", q, n0)
-    h_denominator = ops.maximum(ops.abs(qn), ops.exp(-m)) + EPSILON
-    h = h_numerator / h_denominator[..., None]
+    h, (D, D0, m) = _from_state(q, k, v, i_pre, F, C0, n0, m0)
     D_last, D0_last = D[..., -1, :], D0[..., -1]
     C = D0_last[..., None, None] * C0 + ops.einsum(
         "bhs,bhsd,bhse->bhde", D_last, k, v
@@ -172,23 +156,37 @@ def mlstm_chunkwise(q, k, v, i_pre, log_f, C0, n0, m0, chunk_size):
     n_before = ops.concatenate([n0[:, :, None], n_end[:, :, :-1]], axis=2)
     m_before = ops.concatenate([m0[..., None], M[..., :-1]], axis=-1)
 
-    # Inside each chunk: the parallel form from the state before it.
-    t = ops.arange(size)
+    # Inside each chunk: the parallel form from the state before it, the
+    # chunks folded into the heads' axis.
+    def folded(x):  # (batch, heads, N, ...) -> (batch, heads * N, ...)
+        return ops.reshape(x, (-1, heads * chunks, *x.shape[3:]))
+
+    h, _ = _from_state(
+        *map(folded, (q, k, v, i_pre, a, C_before, n_before, m_before))
+    )
+    h = ops.reshape(h, (-1, heads, chunks * size, d))[:, :, :steps]
+    return h, (C_end[:, :, -1], n_end[:, :, -1], M[..., -1])
+
+
+def _from_state(q, k, v, i_pre, F, C0, n0, m0):
+    """The parallel form's outputs from the state `(C0, n0, m0)`, with `k`
+    scaled and `F` the cumulative log forget gate `(batch, heads, T)`:
+    $\tilde h$ and the scaled decays $(D, D_0)$ with their stabiliser $m$
+    (`mlstm_parallel`'s equations; `mlstm_chunkwise` runs them inside each
+    chunk, the chunks folded into the heads' axis)."""
+    steps = ops.shape(q)[2]
+    t = ops.arange(steps)
     causal = t[:, None] >= t[None, :]
-    log_D = a[..., :, None] - a[..., None, :] + i_pre[..., None, :]
+    log_D = F[..., :, None] - F[..., None, :] + i_pre[..., None, :]
     log_D = ops.where(causal, log_D, LOG_ZERO)
-    log_D0 = a + m_before[..., None]
+    log_D0 = F + m0[..., None]
     m = ops.maximum(ops.max(log_D, axis=-1), log_D0)
     D = ops.exp(log_D - m[..., None])
     D0 = ops.exp(log_D0 - m)
-    scores = ops.einsum("bhntd,bhnsd->bhnts", q, k) * D
+    scores = ops.einsum("bhtd,bhsd->bhts", q, k) * D
     h_numerator = ops.matmul(scores, v) + D0[..., None] * ops.einsum(
-        "bhntd,bhnde->bhnte", q, C_before
+        "bhtd,bhde->bhte", q, C0
     )
-    qn = ops.sum(scores, axis=-1) + D0 * ops.einsum(
-        "bhntd,bhnd->bhnt", q, n_before
-    )
+    qn = ops.sum(scores, axis=-1) + D0 * ops.einsum("bhtd,bhd->bht", q, n0)
     h_denominator = ops.maximum(ops.abs(qn), ops.exp(-m)) + EPSILON
-    h = h_numerator / h_denominator[..., None]
-    h = ops.reshape(h, (-1, heads, chunks * size, d))[:, :, :steps]
-    return h, (C_end[:, :, -1], n_end[:, :, -1], M[..., -1])
+    return h_numerator / h_denominator[..., None], (D, D0, m)
