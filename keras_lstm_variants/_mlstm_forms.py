@@ -168,6 +168,39 @@ def mlstm_chunkwise(q, k, v, i_pre, log_f, C0, n0, m0, chunk_size):
     return h, (C_end[:, :, -1], n_end[:, :, -1], M[..., -1])
 
 
+def mlstm_sequence(q, k, v, i_pre, f_pre, state, heads, chunk_size=None,
+                   mask=None):
+    r"""The mLSTM over a sequence from operands `(batch, T, heads * d)`
+    (heads side by side) and the gates' pre-activations `(batch, T,
+    heads)`, from `state` `(C, n, m)` as the forms take it: by the parallel
+    form, or the chunkwise one with `chunk_size`. A step where `mask`
+    `(batch, T)` is False keeps the state ($\tilde i = -\infty$,
+    $\log f = 0$). Returns $\tilde h$ `(batch, T, heads * d)` and the last
+    `(C, n, m)`."""
+
+    def by_head(x):  # (batch, T, heads * d) -> (batch, heads, T, d)
+        shape = ops.shape(x)
+        x = ops.reshape(x, (shape[0], shape[1], heads, x.shape[-1] // heads))
+        return ops.transpose(x, (0, 2, 1, 3))
+
+    i_pre = ops.transpose(i_pre, (0, 2, 1))
+    log_f = ops.transpose(log_sigmoid(f_pre), (0, 2, 1))
+    if mask is not None:
+        step_on = ops.expand_dims(ops.cast(mask, "bool"), 1)
+        i_pre = ops.where(step_on, i_pre, LOG_ZERO)
+        log_f = ops.where(step_on, log_f, 0.0)
+    if chunk_size is None:
+        h, state = mlstm_parallel(
+            by_head(q), by_head(k), by_head(v), i_pre, log_f, *state
+        )
+    else:
+        h, state = mlstm_chunkwise(
+            by_head(q), by_head(k), by_head(v), i_pre, log_f, *state,
+            chunk_size=chunk_size,
+        )
+    return ops.reshape(ops.transpose(h, (0, 2, 1, 3)), ops.shape(v)), state
+
+
 def _from_state(q, k, v, i_pre, F, C0, n0, m0):
     """The parallel form's outputs from the state `(C0, n0, m0)`, with `k`
     scaled and `F` the cumulative log forget gate `(batch, heads, T)`:

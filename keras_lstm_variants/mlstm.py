@@ -10,8 +10,6 @@ to float rounding), initial state and masks included
 (`_mlstm_forms.py`).
 """
 
-import functools
-
 import numpy as np
 from keras import initializers
 from keras import ops
@@ -24,11 +22,8 @@ from keras_lstm_variants._cell import NO_PROJECTION
 from keras_lstm_variants._cell import RNNCellBase
 from keras_lstm_variants._layer import RNNLayerBase
 from keras_lstm_variants._layer import at_least
-from keras_lstm_variants._mlstm_forms import mlstm_chunkwise
-from keras_lstm_variants._mlstm_forms import mlstm_parallel
+from keras_lstm_variants._mlstm_forms import mlstm_sequence
 from keras_lstm_variants._mlstm_forms import mlstm_step
-from keras_lstm_variants._numerics import LOG_ZERO
-from keras_lstm_variants._numerics import log_sigmoid
 from keras_lstm_variants._numerics import masked_outputs
 from keras_lstm_variants._numerics import wide_dtype
 from keras_lstm_variants._tuning import CHUNKWISE_FROM_STEPS
@@ -58,6 +53,16 @@ _REFUSED = {
     "output_zoneout": "zoneout would make the memory's update non-linear, "
     "which the parallel form cannot run",
 }
+
+
+def official_gate_bias(input_gate_initializer, heads, dtype=None):
+    """The official initialisation of the mLSTM gates' bias, blocks $i, f$
+    (`mLSTMCell.reset_parameters`): the input gate's drawn by
+    `input_gate_initializer` ($N(0, 0.1)$), the forget gate's linearly
+    spaced from 3 to 6 over the heads."""
+    input_gate = input_gate_initializer((heads,), dtype=dtype)
+    forget_gate = np.linspace(3.0, 6.0, heads)
+    return ops.concatenate([input_gate, ops.cast(forget_gate, dtype)])
 
 
 @serializable
@@ -249,10 +254,7 @@ class MLSTMCell(RNNCellBase):
         )
 
     def _xlstm_gate_bias(self, shape, dtype=None):
-        heads = self.num_heads
-        input_gate = self._input_gate_bias((heads,), dtype=dtype)
-        forget_gate = np.linspace(3.0, 6.0, heads)
-        return ops.concatenate([input_gate, ops.cast(forget_gate, dtype)])
+        return official_gate_bias(self._input_gate_bias, self.num_heads, dtype)
 
     def projections(self, x):
         """q, k, v, the output gate's and the gates' pre-activations from
@@ -389,26 +391,11 @@ class MLSTM(RNNLayerBase):
         dtype = z["q"].dtype
         d, heads = cell.head_size, cell.num_heads
         C0, n0, m0 = (ops.cast(s, dtype) for s in initial_state)
-
-        def by_head(x):  # (batch, T, units) -> (batch, heads, T, d)
-            return ops.transpose(cell.heads(x), (0, 2, 1, 3))
-
-        i_pre = ops.transpose(z["i"], (0, 2, 1))
-        log_f = ops.transpose(log_sigmoid(z["f"]), (0, 2, 1))
-        if mask is not None:
-            step_on = ops.expand_dims(ops.cast(mask, "bool"), 1)
-            i_pre = ops.where(step_on, i_pre, LOG_ZERO)
-            log_f = ops.where(step_on, log_f, 0.0)
-        form = (
-            functools.partial(mlstm_chunkwise, chunk_size=self.chunk_size)
-            if chunkwise else mlstm_parallel
-        )
-        h, (C, n, m) = form(
-            by_head(z["q"]), by_head(z["k"]), by_head(z["v"]), i_pre, log_f,
-            ops.reshape(C0, (-1, heads, d, d)), cell.heads(n0), m0,
-        )
-        h = ops.reshape(
-            ops.transpose(h, (0, 2, 1, 3)), ops.shape(z["o"])
+        h, (C, n, m) = mlstm_sequence(
+            z["q"], z["k"], z["v"], z["i"], z["f"],
+            (ops.reshape(C0, (-1, heads, d, d)), cell.heads(n0), m0),
+            heads, chunk_size=self.chunk_size if chunkwise else None,
+            mask=mask,
         )
         h = ops.sigmoid(z["o"]) * h
         if mask is not None:

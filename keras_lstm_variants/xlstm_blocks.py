@@ -22,11 +22,10 @@ from keras_lstm_variants._arguments import check_positive_int
 from keras_lstm_variants._arguments import check_rate
 from keras_lstm_variants._arguments import serializable
 from keras_lstm_variants._layer import at_least
-from keras_lstm_variants._mlstm_forms import mlstm_chunkwise
-from keras_lstm_variants._mlstm_forms import mlstm_parallel
-from keras_lstm_variants._numerics import log_sigmoid
+from keras_lstm_variants._mlstm_forms import mlstm_sequence
 from keras_lstm_variants._numerics import wide_dtype
 from keras_lstm_variants._tuning import CHUNKWISE_FROM_STEPS
+from keras_lstm_variants.mlstm import official_gate_bias
 
 # The official LayerNorm's and MultiHeadLayerNorm's epsilon.
 NORM_EPSILON = 1e-5
@@ -290,10 +289,7 @@ class MLSTMBlock(keras.layers.Layer):
         self.down_bias = bias("down_bias", features)
 
     def _gate_bias(self, shape, dtype=None):
-        heads = self.num_heads
-        input_gate = self._input_gate_bias((heads,), dtype=dtype)
-        forget_gate = ops.linspace(3.0, 6.0, heads)
-        return ops.concatenate([input_gate, ops.cast(forget_gate, dtype)])
+        return official_gate_bias(self._input_gate_bias, self.num_heads, dtype)
 
     def state_shapes(self, batch):
         """The shapes of `[conv, C, n, m]` for a batch of `batch`."""
@@ -347,22 +343,11 @@ class MLSTMBlock(keras.layers.Layer):
             ops.concatenate([q, k, v], axis=-1), self.gate_kernel
         ) + self.gate_bias
         i_pre, f_pre = ops.split(gates, 2, axis=-1)
-        heads, d = self.num_heads, self.head_size
-
-        def by_head(t):  # (batch, T, I) -> (batch, heads, T, d)
-            t = ops.reshape(t, (batch, -1, heads, d))
-            return ops.transpose(t, (0, 2, 1, 3))
-
-        form = mlstm_parallel
-        if self._chunkwise(steps):
-            form = _chunked(self.chunk_size)
-        h, (C, n, m) = form(
-            by_head(q), by_head(k), by_head(v),
-            ops.transpose(i_pre, (0, 2, 1)),
-            ops.transpose(log_sigmoid(f_pre), (0, 2, 1)),
-            C0, n0, m0,
+        heads = self.num_heads
+        h, (C, n, m) = mlstm_sequence(
+            q, k, v, i_pre, f_pre, (C0, n0, m0), heads,
+            chunk_size=self.chunk_size if self._chunkwise(steps) else None,
         )
-        h = ops.reshape(ops.transpose(h, (0, 2, 1, 3)), (batch, -1, self.inner))
         h = _residual_norm(h, self.head_norm, groups=heads) + self.skip * c
         y = ops.matmul(h * ops.silu(z), self.down_kernel)
         if self.down_bias is not None:
@@ -407,11 +392,4 @@ class MLSTMBlock(keras.layers.Layer):
             "return_state": self.return_state,
             "seed": self.seed,
         }
-
-
-def _chunked(chunk_size):
-    def form(*operands):
-        return mlstm_chunkwise(*operands, chunk_size=chunk_size)
-
-    return form
 
