@@ -451,13 +451,13 @@ def from_xlstm(module, **kwargs):
     kind = type(module).__name__
     if kind != "mLSTMBlock":
         raise ValueError(
-            "from_xlstm converts the official mLSTMBlock. Received: a "
-            f"{kind}."
+            "Argument `module` must be the official mLSTMBlock (the `xlstm` "
+            f"package's). Received: module of type {kind}."
         )
     config = module.config.mlstm
     layer = module.xlstm
     cell = layer.mlstm_cell
-    block = MLSTMBlock(
+    carried = dict(
         num_heads=config.num_heads,
         proj_factor=config.proj_factor,
         round_proj_up_dim_up=config.round_proj_up_dim_up,
@@ -467,8 +467,15 @@ def from_xlstm(module, **kwargs):
         bias=config.bias,
         dropout=config.dropout,
         num_blocks=config._num_blocks or 1,
-        **kwargs,
     )
+    clashing = sorted(set(kwargs) & set(carried))
+    if clashing:
+        raise ValueError(
+            f"from_xlstm takes {', '.join(clashing)} from the official "
+            "block's configuration; pass only our own arguments (mode, "
+            f"chunk_size, return_state, dtype, ...). Received: {clashing}."
+        )
+    block = MLSTMBlock(**carried, **kwargs)
     block.build((None, None, config.embedding_dim))
 
     def array(tensor, transpose=False):

@@ -312,7 +312,8 @@ class MLSTM(RNNLayerBase):
       as $T^2$;
     - `mode="chunkwise"`: the recurrence over chunks of `chunk_size` steps
       and the parallel form inside each (as the official
-      `chunkwise_simple`, for any number of steps): memory grows as $T$;
+      `chunkwise_simple`, for any number of steps): memory close to
+      linear in $T$ ($T L + (T / L) d^2 + (T / L)^2$ per head);
     - `mode="step"`: the cell's step in Keras's loop.
 
     `mode="auto"` picks the one measured fastest for the sequence length

@@ -12,12 +12,14 @@ then `initial_state`): the convolution's last inputs and the mLSTM's
 """
 
 import math
+import zlib
 
 import keras
 from keras import initializers
 from keras import ops
 
 from keras_lstm_variants._arguments import check_bool
+from keras_lstm_variants._arguments import check_input_shape
 from keras_lstm_variants._arguments import check_positive_int
 from keras_lstm_variants._arguments import check_rate
 from keras_lstm_variants._arguments import serializable
@@ -169,7 +171,11 @@ class MLSTMBlock(keras.layers.Layer):
         **kwargs,
     ):
         self.num_heads = check_positive_int("num_heads", num_heads)
-        if not isinstance(proj_factor, (int, float)) or proj_factor <= 0:
+        if (
+            isinstance(proj_factor, bool)
+            or not isinstance(proj_factor, (int, float))
+            or not 0 < proj_factor < math.inf
+        ):
             raise ValueError(
                 "Argument `proj_factor` must be a positive number. "
                 f"Received: proj_factor={proj_factor!r}."
@@ -187,6 +193,11 @@ class MLSTMBlock(keras.layers.Layer):
             "qkv_proj_blocksize", qkv_proj_blocksize
         )
         self.dropout = check_rate("dropout", dropout)
+        if self.dropout == 1.0:
+            raise ValueError(
+                "Argument `dropout` must be below 1 (1 drops the whole "
+                "block's output). Received: dropout=1.0."
+            )
         self.num_blocks = check_positive_int("num_blocks", num_blocks)
         if mode not in MODES:
             raise ValueError(
@@ -200,24 +211,28 @@ class MLSTMBlock(keras.layers.Layer):
         self.mode = mode
         self.return_state = check_bool("return_state", return_state)
         self.seed = seed
-        self._dropout = keras.layers.Dropout(self.dropout, seed=seed)
+        # In the variable dtype, as the rest of the block computes.
+        self._dropout = keras.layers.Dropout(
+            self.dropout, seed=seed, dtype=self.dtype_policy.variable_dtype
+        )
         # So that Keras hands a mask to `call`, which refuses it by name
         # (without, Keras drops it with a warning).
         self.supports_masking = True
 
-    def _initializer(self, name, **arguments):
+    def _initializer(self, name, weight, **arguments):
+        """Keras's initializer `name`, seeded from `seed` and the weight's
+        name: blocks of different seeds draw different weights, and a
+        weight's draw does not depend on which others exist."""
         if name in ("Zeros", "Ones"):
             return getattr(initializers, name)()
-        seed = None if self.seed is None else self.seed + len(self.weights)
+        seed = None
+        if self.seed is not None:
+            seed = zlib.crc32(f"{self.seed}/{weight}".encode()) % 2**31
         return getattr(initializers, name)(**arguments, seed=seed)
 
     def build(self, input_shape):
+        check_input_shape(self, input_shape, ("batch", "timesteps", "features"))
         features = input_shape[-1]
-        if features is None:
-            raise ValueError(
-                "MLSTMBlock needs the inputs' last dimension. Received: "
-                f"inputs.shape={tuple(input_shape)}."
-            )
         multiple = self.round_proj_up_to_multiple_of
         rounded = math.ceil if self.round_proj_up_dim_up else math.floor
         inner = int(rounded(self.proj_factor * features / multiple)) * multiple
@@ -247,7 +262,7 @@ class MLSTMBlock(keras.layers.Layer):
         def weight(name, shape, initializer, **arguments):
             return self.add_weight(
                 shape=shape, name=name,
-                initializer=self._initializer(initializer, **arguments),
+                initializer=self._initializer(initializer, name, **arguments),
             )
 
         def bias(name, size):
@@ -275,7 +290,9 @@ class MLSTMBlock(keras.layers.Layer):
             setattr(self, f"{name}_bias", bias(f"{name}_bias", inner))
         self.gate_kernel = weight("gate_kernel", (3 * inner, 2 * heads),
                                   "Zeros")
-        self._input_gate_bias = self._initializer("RandomNormal", stddev=0.1)
+        self._input_gate_bias = self._initializer(
+            "RandomNormal", "input_gate_bias", stddev=0.1
+        )
         self.gate_bias = self.add_weight(
             shape=(2 * heads,), name="gate_bias",
             initializer=self._gate_bias,
@@ -309,6 +326,25 @@ class MLSTMBlock(keras.layers.Layer):
                 "outputs at the real steps do not see it. Received: a mask."
             )
 
+    def _checked_state(self, state, inputs):
+        """`state` as `[conv, C, n, m]`, each of its shape (`state_shapes`),
+        or a `ValueError` that names what was received."""
+        expected = self.state_shapes(inputs.shape[0])
+        received = [tuple(getattr(s, "shape", ())) for s in state]
+        if len(received) != len(expected) or any(
+            len(r) != len(e) or any(
+                a is not None and b is not None and a != b
+                for a, b in zip(r, e, strict=True)
+            )
+            for r, e in zip(received, expected, strict=False)
+        ):
+            raise ValueError(
+                f"Argument `initial_state` of {type(self).__name__} must be "
+                "the states a call with return_state=True returned: [conv, "
+                f"C, n, m] of shapes {expected}. Received: shapes {received}."
+            )
+        return state
+
     def compute_mask(self, inputs, mask=None):
         self._refuse(mask)
         return None
@@ -317,41 +353,51 @@ class MLSTMBlock(keras.layers.Layer):
         self._refuse(mask)
         batch, steps = ops.shape(inputs)[0], inputs.shape[1]
         dtype = wide_dtype(self.variable_dtype)
-        x = ops.cast(inputs, dtype)
+
+        def wide(t):  # every tensor and weight in float32 (or wider): the
+            # weights as Keras hands them (rounded under mixed precision)
+            return None if t is None else ops.cast(t, dtype)
+
+        x = wide(inputs)
         if initial_state is None:
             initial_state = [
                 ops.zeros(shape, dtype) for shape in self.state_shapes(batch)
             ]
-        conv_state, C0, n0, m0 = (ops.cast(s, dtype) for s in initial_state)
-        up = ops.matmul(_residual_norm(x, self.norm), self.up_kernel)
+        conv_state, C0, n0, m0 = map(
+            wide, self._checked_state(initial_state, inputs)
+        )
+        up = ops.matmul(_residual_norm(x, wide(self.norm)),
+                        wide(self.up_kernel))
         if self.up_bias is not None:
-            up = up + self.up_bias
+            up = up + wide(self.up_bias)
         x_m, z = ops.split(up, 2, axis=-1)
         # The causal convolution: the previous K - 1 inputs, then these.
-        window = ops.concatenate([ops.cast(conv_state, dtype), x_m], axis=1)
+        window = ops.concatenate([conv_state, x_m], axis=1)
         taps = self.conv1d_kernel_size
         length = ops.shape(x_m)[1]
-        conv = self.conv_bias + sum(
-            window[:, tap:tap + length] * self.conv_kernel[tap]
+        conv_kernel = wide(self.conv_kernel)
+        conv = wide(self.conv_bias) + sum(
+            window[:, tap:tap + length] * conv_kernel[tap]
             for tap in range(taps)
         )
         c = ops.silu(conv)
-        q = _headwise(c, self.q_kernel, self.q_bias)
-        k = _headwise(c, self.k_kernel, self.k_bias)
-        v = _headwise(x_m, self.v_kernel, self.v_bias)
+        q = _headwise(c, wide(self.q_kernel), wide(self.q_bias))
+        k = _headwise(c, wide(self.k_kernel), wide(self.k_bias))
+        v = _headwise(x_m, wide(self.v_kernel), wide(self.v_bias))
         gates = ops.matmul(
-            ops.concatenate([q, k, v], axis=-1), self.gate_kernel
-        ) + self.gate_bias
+            ops.concatenate([q, k, v], axis=-1), wide(self.gate_kernel)
+        ) + wide(self.gate_bias)
         i_pre, f_pre = ops.split(gates, 2, axis=-1)
         heads = self.num_heads
         h, (C, n, m) = mlstm_sequence(
             q, k, v, i_pre, f_pre, (C0, n0, m0), heads,
             chunk_size=self.chunk_size if self._chunkwise(steps) else None,
         )
-        h = _residual_norm(h, self.head_norm, groups=heads) + self.skip * c
-        y = ops.matmul(h * ops.silu(z), self.down_kernel)
+        h = _residual_norm(h, wide(self.head_norm), groups=heads)
+        h = h + wide(self.skip) * c
+        y = ops.matmul(h * ops.silu(z), wide(self.down_kernel))
         if self.down_bias is not None:
-            y = y + self.down_bias
+            y = y + wide(self.down_bias)
         y = self._dropout(y, training=training)
         outputs = ops.cast(x + y, self.compute_dtype)
         if not self.return_state:
@@ -362,6 +408,14 @@ class MLSTMBlock(keras.layers.Layer):
         ]
 
     def _chunkwise(self, steps):
+        if self.mode == "chunkwise" and steps is None:
+            raise ValueError(
+                "mode='chunkwise' needs the number of steps when the block is "
+                "traced: build the model with it (`keras.Input((steps, "
+                "features))`), or pass mode='auto' (the parallel form then). "
+                "Received: mode='chunkwise', inputs with an unknown number "
+                "of steps."
+            )
         if self.mode != "auto":
             return self.mode == "chunkwise"
         return steps is not None and at_least(

@@ -156,11 +156,53 @@ def test_mlstm_block_official_initialisation():
         ({"mode": "step"}, "mode='step'"),
         ({"chunk_size": 0}, "chunk_size=0"),
         ({"dropout": 1.5}, "dropout=1.5"),
+        ({"dropout": 1.0}, "dropout=1.0"),
+        ({"proj_factor": float("nan")}, "proj_factor=nan"),
+        ({"proj_factor": True}, "proj_factor=True"),
     ],
 )
 def test_mlstm_block_bad_arguments_are_named(arguments, message):
     with pytest.raises(ValueError, match=message):
         klv.MLSTMBlock(**arguments)
+
+
+def test_mlstm_block_mixed_precision_computes_in_float32(rng):
+    # bfloat16 weights and outputs, the rest in float32: the float32
+    # block's outputs to bfloat16 rounding, not an error that grows.
+    block = _official_mlstm_block(16, bias=True, seed=2)
+    x = rng.normal(size=(2, 16, EMBEDDING)).astype("float32")
+    expected = to_numpy(migrate.from_xlstm(block)(x))
+    policy = keras.config.dtype_policy()
+    keras.config.set_dtype_policy("mixed_bfloat16")
+    try:
+        outputs = migrate.from_xlstm(block, mode="chunkwise",
+                                     chunk_size=8)(x)
+    finally:
+        keras.config.set_dtype_policy(policy)
+    assert keras.backend.standardize_dtype(outputs.dtype) == "bfloat16"
+    np.testing.assert_allclose(
+        to_numpy(keras.ops.cast(outputs, "float32")), expected,
+        rtol=3e-2, atol=3e-2 * np.abs(expected).max(),
+    )
+
+
+def test_mlstm_block_seeds_and_states_are_checked(rng):
+    # Two seeds, two draws (a seed per weight name); a wrong initial state
+    # is named, not unpacked.
+    blocks = [klv.MLSTMBlock(num_heads=2, seed=s) for s in (0, 1, 0)]
+    for block in blocks:
+        block.build((None, None, 8))
+    draws = [[to_numpy(w) for w in b.weights] for b in blocks]
+    np.testing.assert_array_equal(draws[0][1], draws[2][1])  # same seed
+    assert not np.allclose(draws[0][5], draws[1][4])  # k of 0, q of 1
+    assert not np.allclose(draws[0][1], draws[1][1])
+    x = rng.normal(size=(2, 3, 8)).astype("float32")
+    with pytest.raises(ValueError, match="initial_state.*Received: shapes"):
+        blocks[0](x, initial_state=[np.zeros((2, 2, 32, 32))] * 3)
+    with pytest.raises(ValueError, match="initial_state"):
+        blocks[0](x, initial_state=[np.zeros((2, 4, 64)),
+                                    *[np.zeros(s) for s in
+                                      blocks[0].state_shapes(2)[1:]]])
 
 
 def test_mlstm_block_refuses_a_mask():
@@ -173,5 +215,8 @@ def test_mlstm_block_refuses_a_mask():
 def test_mlstm_block_heads_must_divide_the_inner_size():
     with pytest.raises(ValueError, match="num_heads=3"):
         klv.MLSTMBlock(num_heads=3).build((None, None, 8))
-    with pytest.raises(ValueError, match="mLSTMBlock. Received: a LSTM"):
+    with pytest.raises(ValueError, match="module of type LSTM"):
         migrate.from_xlstm(torch.nn.LSTM(2, 3))
+    official = _official_mlstm_block(8, bias=False, seed=0)
+    with pytest.raises(ValueError, match=r"\['num_heads'\]"):
+        migrate.from_xlstm(official, num_heads=4)
