@@ -25,6 +25,7 @@ from keras_lstm_variants._arguments import check_rate
 from keras_lstm_variants._arguments import serializable
 from keras_lstm_variants._layer import at_least
 from keras_lstm_variants._mlstm_forms import mlstm_sequence
+from keras_lstm_variants._numerics import normalize
 from keras_lstm_variants._numerics import wide_dtype
 from keras_lstm_variants._tuning import CHUNKWISE_FROM_STEPS
 from keras_lstm_variants.mlstm import official_gate_bias
@@ -40,9 +41,7 @@ def _residual_norm(x, weight, groups=1):
     each group), scaled by `1 + weight` (the official stores the offset)."""
     shape = ops.shape(x)
     x = ops.reshape(x, (*shape[:-1], groups, shape[-1] // groups))
-    mean = ops.mean(x, axis=-1, keepdims=True)
-    variance = ops.mean(ops.square(x - mean), axis=-1, keepdims=True)
-    x = (x - mean) * ops.rsqrt(variance + NORM_EPSILON)
+    x, _ = normalize(x, NORM_EPSILON)
     return ops.reshape(x, shape) * (1.0 + weight)
 
 
