@@ -53,6 +53,7 @@ from keras_lstm_variants.min_lstm import MinLSTM
 from keras_lstm_variants.min_lstm import MinLSTMCell
 from keras_lstm_variants.mlstm import MLSTM
 from keras_lstm_variants.mlstm import MLSTMCell
+from keras_lstm_variants.mlstm_block import MLSTMBlock
 from keras_lstm_variants.peephole_lstm import PeepholeLSTM
 from keras_lstm_variants.peephole_lstm import PeepholeLSTMCell
 from keras_lstm_variants.search_space import FullGateRecurrenceLSTM
@@ -69,7 +70,8 @@ from keras_lstm_variants.search_space import NoOutputGateLSTM
 from keras_lstm_variants.search_space import NoOutputGateLSTMCell
 from keras_lstm_variants.slstm import SLSTM
 from keras_lstm_variants.slstm import SLSTMCell
-from keras_lstm_variants.xlstm_blocks import MLSTMBlock
+from keras_lstm_variants.slstm_block import SLSTMBlock
+from keras_lstm_variants.xlstm_stack import XLSTMBlockStack
 
 __version__ = "0.2.0"
 
@@ -103,6 +105,8 @@ __all__ = [
     "MLSTM",
     "MLSTMCell",
     "MLSTMBlock",
+    "SLSTMBlock",
+    "XLSTMBlockStack",
     "GRU",
     "GRUCell",
     "LayerNormGRU",

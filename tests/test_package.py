@@ -31,7 +31,7 @@ def test_all_lists_exactly_the_public_classes():
     # bases (of every cell and layer, of the LSTM family's and of the GRU
     # family's), the error of an incomplete variant and the standard LSTM
     # form; and the search_space, gru_variants, litert and migrate modules.
-    assert len(public) == 49
+    assert len(public) == 51
     modules = {"search_space", "gru_variants", "litert", "migrate"}
     assert set(klv.__all__) == public | modules
     assert all(inspect.ismodule(getattr(klv, name)) for name in modules)
@@ -76,7 +76,7 @@ def test_import_loads_no_other_backend_and_names_a_missing_one():
 
 # xLSTM's blocks: sequence layers without `units` (their width is the
 # input's).
-BLOCKS = (klv.MLSTMBlock,)
+BLOCKS = (klv.MLSTMBlock, klv.SLSTMBlock, klv.XLSTMBlockStack)
 # Every public cell and layer, and the guide's variant (a user's).
 CLASSES = sorted(
     {c for v in VARIANTS for c in (v.cell, v.layer)}
@@ -242,7 +242,8 @@ def test_imports_run_one_way():
     features = {"litert", "litert._tensorflow", "migrate", "search_space"}
     variants = {"lstm", "peephole_lstm", "coupled_lstm", "layer_norm_lstm",
                 "slstm", "mlstm", "min_lstm", "min_gru", "gru",
-                "layer_norm_gru", "mgu", "gru_variants", "xlstm_blocks"}
+                "layer_norm_gru", "mgu", "gru_variants", "_xlstm_block",
+                "mlstm_block", "slstm_block", "xlstm_stack"}
     families = {"_gated", "_lstm", "_lstm_layer", "_gru", "_gru_layer",
                 "_fused", "_min_rnn", "_standard_form",
                 "_mlstm_forms"} | variants | features

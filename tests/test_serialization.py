@@ -193,6 +193,16 @@ def test_load_in_a_fresh_process(rng, tmp_path):
         lambda i: keras.layers.RNN(klv.SLSTMCell(3), go_backwards=True)(i),
         lambda i: klv.MLSTM(4, num_heads=2, mode="step")(i),
     ]
+    # xLSTM's blocks, in a stack of both kinds and alone.
+    branches += [
+        lambda i: klv.XLSTMBlockStack(
+            num_blocks=2, slstm_at=[1], mlstm_block={"num_heads": 2},
+            slstm_block={"num_heads": 2, "ff_act_fn": "swish"},
+        )(keras.layers.Dense(8)(i)),
+        lambda i: klv.MLSTMBlock(num_heads=2, mode="chunkwise",
+                                 chunk_size=2)(i),
+        lambda i: klv.SLSTMBlock(num_heads=1, conv1d_kernel_size=0)(i),
+    ]
     share = BACKENDS.index(keras.backend.backend())
     inputs = keras.Input((5, 3))
     outputs = [branch(inputs) for branch in branches[share::len(BACKENDS)]]

@@ -1,7 +1,8 @@
-"""xLSTM's blocks against the official `xlstm` package's modules.
+"""xLSTM's blocks and stack against the official `xlstm` package's modules.
 
-The truth is the official PyTorch module itself (`mLSTMBlock`), built with
-random weights, run in float64; ours is made from it by
+The truth is the official PyTorch module itself (`mLSTMBlock`,
+`sLSTMBlock` on the vanilla backend, `xLSTMBlockStack`, `xLSTMLMModel`),
+built with random weights, run in float64; ours is made from it by
 `migrate.from_xlstm` and held to the precision that the official module's
 own float32 run attains. On every backend.
 """
@@ -46,6 +47,82 @@ def _official_mlstm_block(steps, bias, seed, num_heads=2, kernel_size=4,
                 generator.normal(0.0, scale, parameter.shape)
             ))
     return block
+
+
+def _randomised(module, seed):
+    """Every parameter random: the gates' and biases' at scale 1, the rest
+    at 0.3 (initial values, zeros and ones, would hide a mix-up)."""
+    generator = np.random.default_rng(seed)
+    with torch.no_grad():
+        for name, parameter in module.named_parameters():
+            scale = 1.0 if "gate" in name or "bias" in name else 0.3
+            parameter.copy_(torch.tensor(
+                generator.normal(0.0, scale, parameter.shape)
+            ))
+    return module
+
+
+def _slstm_config(num_heads=2, kernel_size=4, group_norm_weight=True,
+                  feedforward=None):
+    from xlstm.blocks.slstm.block import sLSTMBlockConfig
+    from xlstm.blocks.slstm.layer import sLSTMLayerConfig
+
+    return sLSTMBlockConfig(
+        slstm=sLSTMLayerConfig(
+            embedding_dim=EMBEDDING, num_heads=num_heads, backend="vanilla",
+            conv1d_kernel_size=kernel_size,
+            group_norm_weight=group_norm_weight, dtype="float32",
+            enable_automatic_mixed_precision=False,
+        ),
+        feedforward=feedforward,
+    )
+
+
+def _official_slstm_block(seed, block_index=0, num_blocks=1, **settings):
+    from xlstm.blocks.slstm.block import sLSTMBlock
+
+    config = _slstm_config(**settings)
+    config._block_idx, config._num_blocks = block_index, num_blocks
+    config.__post_init__()
+    torch.manual_seed(seed)
+    return _randomised(sLSTMBlock(config), seed)
+
+
+def _feedforward(**settings):
+    from xlstm.components.feedforward import FeedForwardConfig
+
+    return FeedForwardConfig(**settings)
+
+
+def _official_stack(steps, seed, num_blocks=3, slstm_at=(1,), vocab=None):
+    """A stack (or, with `vocab`, a language model) of mLSTM blocks and
+    sLSTM blocks at `slstm_at`."""
+    from xlstm import xLSTMBlockStack
+    from xlstm import xLSTMBlockStackConfig
+    from xlstm import xLSTMLMModel
+    from xlstm import xLSTMLMModelConfig
+    from xlstm.blocks.mlstm.block import mLSTMBlockConfig
+    from xlstm.blocks.mlstm.layer import mLSTMLayerConfig
+
+    settings = dict(
+        mlstm_block=mLSTMBlockConfig(mlstm=mLSTMLayerConfig(
+            num_heads=2, conv1d_kernel_size=3, qkv_proj_blocksize=4,
+        )),
+        slstm_block=_slstm_config(feedforward=_feedforward(
+            proj_factor=1.3, act_fn="gelu",
+        )),
+        context_length=steps, num_blocks=num_blocks,
+        embedding_dim=EMBEDDING, slstm_at=list(slstm_at),
+    )
+    torch.manual_seed(seed)
+    if vocab is None:
+        module = xLSTMBlockStack(xLSTMBlockStackConfig(**settings))
+    else:
+        module = xLSTMLMModel(xLSTMLMModelConfig(
+            **settings, vocab_size=vocab, tie_weights=True,
+            add_embedding_dropout=True,
+        ))
+    return _randomised(module, seed)
 
 
 def _official(block, x, dtype):
@@ -220,3 +297,212 @@ def test_mlstm_block_heads_must_divide_the_inner_size():
     official = _official_mlstm_block(8, bias=False, seed=0)
     with pytest.raises(ValueError, match=r"\['num_heads'\]"):
         migrate.from_xlstm(official, num_heads=4)
+
+
+# sLSTM block: pairwise over the convolution (4 taps, none), the
+# feed-forward (GELU, ReLU^2 with biases, none), the group norm's weight
+# and the block's place in a stack (the forget bias's initialisation is
+# checked apart; here every weight is random).
+SLSTM_CASES = {
+    "conv-gelu": dict(kernel_size=4, feedforward=dict(act_fn="gelu")),
+    "noconv-relu2-bias-nonorm": dict(
+        kernel_size=0, group_norm_weight=False,
+        feedforward=dict(act_fn="relu^2", bias=True, proj_factor=2.0),
+    ),
+    "conv2-noffn": dict(kernel_size=2, feedforward=None, num_heads=4),
+}
+
+
+@pytest.mark.parametrize("case", sorted(SLSTM_CASES))
+def test_slstm_block_equals_the_official_block(rng, case):
+    settings = dict(SLSTM_CASES[case])
+    if settings["feedforward"] is not None:
+        settings["feedforward"] = _feedforward(**settings["feedforward"])
+    block = _official_slstm_block(seed=len(case), **settings)
+    x = rng.normal(size=(2, 9, EMBEDDING))
+    expected, expected_gradient = _official(block, x, torch.float64)
+    official32, gradient32 = _official(block, x, torch.float32)
+    ours = migrate.from_xlstm(block)
+    x32 = x.astype("float32")
+    np.testing.assert_allclose(
+        to_numpy(ours(x32)), expected, rtol=0,
+        atol=_tolerance(expected, official32),
+    )
+    if case == "conv-gelu":
+        np.testing.assert_allclose(
+            input_gradient(ours, x32), expected_gradient, rtol=0,
+            atol=_tolerance(expected_gradient, gradient32),
+        )
+
+
+def test_slstm_block_generates_token_by_token_as_the_official_step(rng):
+    steps, prompt = 10, 6
+    block = _official_slstm_block(
+        seed=3, feedforward=_feedforward(act_fn="gelu")
+    )
+    x = rng.normal(size=(2, steps, EMBEDDING))
+    whole, _ = _official(block, x, torch.float64)
+    ours = migrate.from_xlstm(block, return_state=True)
+    y, *states = ours(x[:, :prompt].astype("float32"))
+    tolerance = 1e-5 * np.abs(whole).max()
+    np.testing.assert_allclose(to_numpy(y), whole[:, :prompt], rtol=0,
+                               atol=tolerance)
+    official_state = {}
+    with torch.no_grad():
+        for t in range(steps):
+            official_y, official_state = block.step(
+                torch.tensor(x[:, t:t + 1]), **official_state
+            )
+            if t < prompt:
+                continue
+            y, *states = ours(x[:, t:t + 1].astype("float32"),
+                              initial_state=states)
+            for actual in (to_numpy(y), official_y.numpy()):
+                np.testing.assert_allclose(actual, whole[:, t:t + 1],
+                                           rtol=0, atol=tolerance)
+
+
+def test_slstm_block_official_initialisation():
+    block = klv.SLSTMBlock(num_heads=2, num_blocks=3, block_index=2, seed=0)
+    block.build((None, None, 32))
+    weights = {w.name: to_numpy(w) for w in block.weights}
+    assert block.ff_inner == 64  # 1.3 * 32, rounded up to a multiple of 64
+    np.testing.assert_array_equal(weights["recurrent_kernel"], 0.0)
+    for name in ("norm", "group_norm", "ffn_norm"):
+        np.testing.assert_array_equal(weights[name], 0.0)
+    # The official power law for the last of three blocks, each head from
+    # +5 down to -7; the other gates' biases zero.
+    position = np.arange(16) / 15
+    forget = 5.0 - 12.0 * position ** (0.3 + 1.3)
+    bias = weights["bias"].reshape(4, 2, 16)
+    np.testing.assert_allclose(bias[1], [forget, forget], atol=1e-6)
+    np.testing.assert_array_equal(bias[[0, 2, 3]], 0.0)
+    assert abs(weights["gate_kernel"].std() / np.sqrt(2 / 160) - 1) < 0.1
+    assert abs(
+        weights["ffn_down_kernel"].std() / (2 / 3 / np.sqrt(32)) - 1
+    ) < 0.1
+
+
+def test_stack_equals_the_official_stack_and_generates_as_its_step(rng):
+    # xLSTM[2:1]: mLSTM, sLSTM, mLSTM, then the post-blocks norm; the
+    # mLSTM blocks chunkwise (chunks of 4, the sequence ends inside one).
+    steps, prompt = 10, 6
+    stack = _official_stack(steps, seed=4)
+    x = rng.normal(size=(2, steps, EMBEDDING))
+    expected, expected_gradient = _official(stack, x, torch.float64)
+    official32, gradient32 = _official(stack, x, torch.float32)
+    stack = stack.to(torch.float64)
+    ours = migrate.from_xlstm(stack, mode="chunkwise", chunk_size=4)
+    assert [type(b).__name__ for b in ours.blocks] == [
+        "MLSTMBlock", "SLSTMBlock", "MLSTMBlock"
+    ]
+    x32 = x.astype("float32")
+    np.testing.assert_allclose(
+        to_numpy(ours(x32)), expected, rtol=0,
+        atol=_tolerance(expected, official32),
+    )
+    np.testing.assert_allclose(
+        input_gradient(ours, x32), expected_gradient, rtol=0,
+        atol=_tolerance(expected_gradient, gradient32),
+    )
+    # The prompt's states, then one token at a time: the whole forward and
+    # the official stack's `step`.
+    generator = migrate.from_xlstm(stack, return_state=True)
+    y, *states = generator(x32[:, :prompt])
+    tolerance = 1e-5 * np.abs(expected).max()
+    np.testing.assert_allclose(to_numpy(y), expected[:, :prompt], rtol=0,
+                               atol=tolerance)
+    official_state = None
+    with torch.no_grad():
+        for t in range(steps):
+            official_y, official_state = stack.step(
+                torch.tensor(x[:, t:t + 1]), state=official_state
+            )
+            if t < prompt:
+                continue
+            y, *states = generator(x32[:, t:t + 1], initial_state=states)
+            for actual in (to_numpy(y), official_y.numpy()):
+                np.testing.assert_allclose(actual, expected[:, t:t + 1],
+                                           rtol=0, atol=tolerance)
+
+
+def test_language_model_equals_the_official_model():
+    # Tied weights and the embedding's dropout (off at inference).
+    model = _official_stack(8, seed=6, num_blocks=2, slstm_at=(0,),
+                            vocab=11).eval()
+    tokens = np.random.default_rng(6).integers(0, 11, size=(2, 8))
+    with torch.no_grad():
+        expected = model.to(torch.float64)(torch.tensor(tokens)).numpy()
+    ours = migrate.from_xlstm(model)
+    assert [layer.name for layer in ours.layers] == [
+        "token_embedding", "emb_dropout", "xlstm_block_stack", "lm_head"
+    ] or [type(layer).__name__ for layer in ours.layers] == [
+        "Embedding", "Dropout", "XLSTMBlockStack", "Dense"
+    ]
+    np.testing.assert_allclose(
+        to_numpy(ours(tokens.astype("int32"))), expected, rtol=0,
+        atol=2e-5 * np.abs(expected).max(),
+    )
+    with pytest.raises(ValueError, match="return_state=True"):
+        migrate.from_xlstm(model, return_state=True)
+
+
+def test_stack_saves_and_loads_with_mixed_precision(tmp_path, rng):
+    # bfloat16 between the blocks, float32 inside: the float32 stack's
+    # outputs to bfloat16 rounding; the file loads to the same model.
+    stack = _official_stack(8, seed=7)
+    x = rng.normal(size=(2, 8, EMBEDDING)).astype("float32")
+    expected = to_numpy(migrate.from_xlstm(stack)(x))
+    policy = keras.config.dtype_policy()
+    keras.config.set_dtype_policy("mixed_bfloat16")
+    try:
+        inputs = keras.Input((8, EMBEDDING))
+        model = keras.Model(inputs, migrate.from_xlstm(stack)(inputs))
+        outputs = to_numpy(keras.ops.cast(model(x), "float32"))
+        model.save(tmp_path / "stack.keras")
+        loaded = keras.saving.load_model(tmp_path / "stack.keras")
+        again = to_numpy(keras.ops.cast(loaded(x), "float32"))
+    finally:
+        keras.config.set_dtype_policy(policy)
+    np.testing.assert_allclose(outputs, expected, rtol=5e-2,
+                               atol=5e-2 * np.abs(expected).max())
+    np.testing.assert_array_equal(again, outputs)
+
+
+@pytest.mark.parametrize(
+    "cls, arguments, message",
+    [
+        (klv.SLSTMBlock, {"conv1d_kernel_size": -1}, "conv1d_kernel_size=-1"),
+        (klv.SLSTMBlock, {"ff_act_fn": "tanh"}, "ff_act_fn='tanh'"),
+        (klv.SLSTMBlock, {"ff_proj_factor": 0}, "ff_proj_factor=0"),
+        (klv.SLSTMBlock, {"block_index": 2, "num_blocks": 2},
+         "block_index=2"),
+        (klv.SLSTMBlock, {"ff_dropout": 1.0}, "ff_dropout=1.0"),
+        (klv.XLSTMBlockStack, {"slstm_at": [3]}, r"slstm_at=\[3\]"),
+        (klv.XLSTMBlockStack, {"slstm_at": "some"}, "slstm_at='some'"),
+        (klv.XLSTMBlockStack, {"mlstm_block": {"bias": True}},
+         r"may not set \['bias'\]"),
+        (klv.XLSTMBlockStack, {"mlstm_block": {"heads": 2}},
+         "mlstm_block.*does not take"),
+        (klv.XLSTMBlockStack, {"slstm_block": [2]}, r"slstm_block=\[2\]"),
+    ],
+)
+def test_block_and_stack_bad_arguments_are_named(cls, arguments, message):
+    with pytest.raises(ValueError, match=message):
+        cls(**arguments)
+
+
+def test_stack_checks_its_input_and_states(rng):
+    stack = klv.XLSTMBlockStack(
+        num_blocks=2, slstm_at="all", slstm_block={"num_heads": 2},
+        embedding_dim=8,
+    )
+    with pytest.raises(ValueError, match="embedding_dim=8"):
+        stack(np.zeros((1, 3, 6), "float32"))
+    with pytest.raises(ValueError, match="num_heads"):
+        klv.SLSTMBlock(num_heads=3)(np.zeros((1, 3, 8), "float32"))
+    x = rng.normal(size=(2, 3, 8)).astype("float32")
+    with pytest.raises(ValueError, match="initial_state"):
+        stack(x, initial_state=[np.zeros((2, 8))] * 4)
+    with pytest.raises(ValueError, match="takes no mask"):
+        stack(keras.layers.Masking(0.0)(keras.Input((5, 8))))

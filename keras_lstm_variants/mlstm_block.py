@@ -1,63 +1,38 @@
-r"""xLSTM's blocks as the paper builds them (Beck et al. 2024), each equal to
-the official `xlstm` package's module: `MLSTMBlock`, the official
-`mLSTMBlock` (pre-LayerNorm, up-projection, causal convolution, the mLSTM
-with its per-head norm, learnable skip, SiLU output gating,
-down-projection, residual).
+r"""xLSTM's mLSTM block as the paper builds it (Beck et al. 2024), equal to
+the official `xlstm` package's `mLSTMBlock`: pre-LayerNorm, up-projection,
+causal convolution, the mLSTM with its per-head norm, learnable skip, SiLU
+output gating, down-projection, residual.
 
-A block maps a sequence `(batch, T, E)` to one of the same shape. It runs
-the mLSTM by the parallel or the chunkwise form (`_mlstm_forms.py`), and
-generates token by token from the states it returns (`return_state=True`,
-then `initial_state`): the convolution's last inputs and the mLSTM's
-`(C, n, m)`.
+It runs the mLSTM by the parallel or the chunkwise form
+(`_mlstm_forms.py`), and generates token by token from the states it
+returns (`return_state=True`, then `initial_state`): the convolution's last
+inputs and the mLSTM's `(C, n, m)`.
 """
 
 import math
-import zlib
 
 import keras
-from keras import initializers
 from keras import ops
 
 from keras_lstm_variants._arguments import check_bool
-from keras_lstm_variants._arguments import check_input_shape
 from keras_lstm_variants._arguments import check_positive_int
-from keras_lstm_variants._arguments import check_rate
 from keras_lstm_variants._arguments import serializable
 from keras_lstm_variants._layer import at_least
 from keras_lstm_variants._mlstm_forms import mlstm_sequence
-from keras_lstm_variants._numerics import normalize
-from keras_lstm_variants._numerics import wide_dtype
 from keras_lstm_variants._tuning import CHUNKWISE_FROM_STEPS
+from keras_lstm_variants._xlstm_block import XLSTMBlockBase
+from keras_lstm_variants._xlstm_block import causal_conv
+from keras_lstm_variants._xlstm_block import check_factor
+from keras_lstm_variants._xlstm_block import headwise
+from keras_lstm_variants._xlstm_block import projected_size
+from keras_lstm_variants._xlstm_block import residual_norm
 from keras_lstm_variants.mlstm import official_gate_bias
 
-# The official LayerNorm's and MultiHeadLayerNorm's epsilon.
-NORM_EPSILON = 1e-5
 MODES = ("auto", "parallel", "chunkwise")
 
 
-def _residual_norm(x, weight, groups=1):
-    """The official `LayerNorm` (`groups=1`) or `MultiHeadLayerNorm` (one
-    group per head) without bias: x normalised over its last axis (within
-    each group), scaled by `1 + weight` (the official stores the offset)."""
-    shape = ops.shape(x)
-    x = ops.reshape(x, (*shape[:-1], groups, shape[-1] // groups))
-    x, _ = normalize(x, NORM_EPSILON)
-    return ops.reshape(x, shape) * (1.0 + weight)
-
-
-def _headwise(x, kernel, bias):
-    """The official `LinearHeadwiseExpand`: `x` `(..., heads * size)` by
-    `kernel` `(heads, out, size)`, head by head."""
-    heads, _, size = kernel.shape
-    shape = ops.shape(x)
-    x = ops.reshape(x, (*shape[:-1], heads, size))
-    x = ops.einsum("...hd,hod->...ho", x, kernel)
-    x = ops.reshape(x, (*shape[:-1], -1))
-    return x if bias is None else x + bias
-
-
 @serializable
-class MLSTMBlock(keras.layers.Layer):
+class MLSTMBlock(XLSTMBlockBase):
     r"""xLSTM's mLSTM block: the official `mLSTMBlock`, in Keras.
 
     For an input $x$ `(batch, T, E)`, with $I$ inner units (`proj_factor`
@@ -170,15 +145,7 @@ class MLSTMBlock(keras.layers.Layer):
         **kwargs,
     ):
         self.num_heads = check_positive_int("num_heads", num_heads)
-        if (
-            isinstance(proj_factor, bool)
-            or not isinstance(proj_factor, (int, float))
-            or not 0 < proj_factor < math.inf
-        ):
-            raise ValueError(
-                "Argument `proj_factor` must be a positive number. "
-                f"Received: proj_factor={proj_factor!r}."
-            )
+        self.proj_factor = check_factor("proj_factor", proj_factor)
         self.round_proj_up_to_multiple_of = check_positive_int(
             "round_proj_up_to_multiple_of", round_proj_up_to_multiple_of
         )
@@ -191,12 +158,6 @@ class MLSTMBlock(keras.layers.Layer):
         self.qkv_proj_blocksize = check_positive_int(
             "qkv_proj_blocksize", qkv_proj_blocksize
         )
-        self.dropout = check_rate("dropout", dropout)
-        if self.dropout == 1.0:
-            raise ValueError(
-                "Argument `dropout` must be below 1 (1 drops the whole "
-                "block's output). Received: dropout=1.0."
-            )
         self.num_blocks = check_positive_int("num_blocks", num_blocks)
         if mode not in MODES:
             raise ValueError(
@@ -204,45 +165,19 @@ class MLSTMBlock(keras.layers.Layer):
                 f"Received: mode={mode!r}."
             )
         self.chunk_size = check_positive_int("chunk_size", chunk_size)
-        super().__init__(**kwargs)
-        self.proj_factor = float(proj_factor)
+        super().__init__(dropout=dropout, return_state=return_state,
+                         seed=seed, **kwargs)
         self.bias = check_bool("bias", bias)
         self.mode = mode
-        self.return_state = check_bool("return_state", return_state)
-        self.seed = seed
         # In the variable dtype, as the rest of the block computes.
         self._dropout = keras.layers.Dropout(
             self.dropout, seed=seed, dtype=self.dtype_policy.variable_dtype
         )
-        # So that Keras hands a mask to `call`, which refuses it by name
-        # (without, Keras drops it with a warning).
-        self.supports_masking = True
-
-    def _initializer(self, name, weight, **arguments):
-        """Keras's initializer `name`, seeded from `seed` and the weight's
-        name: blocks of different seeds draw different weights, and a
-        weight's draw does not depend on which others exist."""
-        if name in ("Zeros", "Ones"):
-            return getattr(initializers, name)()
-        seed = None
-        if self.seed is not None:
-            seed = zlib.crc32(f"{self.seed}/{weight}".encode()) % 2**31
-        return getattr(initializers, name)(**arguments, seed=seed)
 
     def build(self, input_shape):
-        check_input_shape(self, input_shape, ("batch", "timesteps", "features"))
-        features = input_shape[-1]
-        multiple = self.round_proj_up_to_multiple_of
-        rounded = math.ceil if self.round_proj_up_dim_up else math.floor
-        inner = int(rounded(self.proj_factor * features / multiple)) * multiple
-        if inner < 1:
-            raise ValueError(
-                "MLSTMBlock's inner size rounds down to 0: raise "
-                "`proj_factor` or round up. Received: "
-                f"proj_factor={self.proj_factor}, features={features}, "
-                f"round_proj_up_to_multiple_of={multiple}, "
-                "round_proj_up_dim_up=False."
-            )
+        features = self.check_features(input_shape)
+        inner = projected_size(self, "proj_factor", self.proj_factor,
+                               features)
         heads, block = self.num_heads, self.qkv_proj_blocksize
         for name, size in (("num_heads", heads), ("qkv_proj_blocksize",
                                                   block)):
@@ -257,48 +192,43 @@ class MLSTMBlock(keras.layers.Layer):
         self.head_size = inner // heads
         small = math.sqrt(2 / (5 * features))
         taps = 1 / math.sqrt(self.conv1d_kernel_size)
-
-        def weight(name, shape, initializer, **arguments):
-            return self.add_weight(
-                shape=shape, name=name,
-                initializer=self._initializer(initializer, name, **arguments),
-            )
+        add = self.add
 
         def bias(name, size):
-            return weight(name, (size,), "Zeros") if self.bias else None
+            return add(name, (size,), "Zeros") if self.bias else None
 
-        self.norm = weight("norm", (features,), "Zeros")
-        self.up_kernel = weight(
+        self.norm = add("norm", (features,), "Zeros")
+        self.up_kernel = add(
             "up_kernel", (features, 2 * inner), "RandomNormal", stddev=small
         )
         self.up_bias = bias("up_bias", 2 * inner)
-        self.conv_kernel = weight(
+        self.conv_kernel = add(
             "conv_kernel", (self.conv1d_kernel_size, inner), "RandomUniform",
             minval=-taps, maxval=taps,
         )
-        self.conv_bias = weight(
+        self.conv_bias = add(
             "conv_bias", (inner,), "RandomUniform", minval=-taps,
             maxval=taps,
         )
         for name in "qkv":
-            setattr(self, f"{name}_kernel", weight(
+            setattr(self, f"{name}_kernel", add(
                 f"{name}_kernel", (inner // block, block, block),
                 "RandomNormal", stddev=small,
             ))
         for name in "qkv":
             setattr(self, f"{name}_bias", bias(f"{name}_bias", inner))
-        self.gate_kernel = weight("gate_kernel", (3 * inner, 2 * heads),
-                                  "Zeros")
-        self._input_gate_bias = self._initializer(
+        self.gate_kernel = add("gate_kernel", (3 * inner, 2 * heads),
+                               "Zeros")
+        self._input_gate_bias = self.initializer(
             "RandomNormal", "input_gate_bias", stddev=0.1
         )
         self.gate_bias = self.add_weight(
             shape=(2 * heads,), name="gate_bias",
             initializer=self._gate_bias,
         )
-        self.head_norm = weight("head_norm", (inner,), "Zeros")
-        self.skip = weight("skip", (inner,), "Ones")
-        self.down_kernel = weight(
+        self.head_norm = add("head_norm", (inner,), "Zeros")
+        self.skip = add("skip", (inner,), "Ones")
+        self.down_kernel = add(
             "down_kernel", (inner, features), "RandomNormal",
             stddev=2 / self.num_blocks / math.sqrt(features),
         )
@@ -315,96 +245,40 @@ class MLSTMBlock(keras.layers.Layer):
             (batch, heads, d, d), (batch, heads, d), (batch, heads),
         ]
 
-    def _refuse(self, mask):
-        if mask is not None:
-            raise ValueError(
-                f"{type(self).__name__} takes no mask yet (a padded step "
-                "would have to keep the convolution's state as well as the "
-                "mLSTM's). Remove the mask (`Embedding(mask_zero=False)`, no "
-                "`Masking`) and pad at the end, where a causal block's "
-                "outputs at the real steps do not see it. Received: a mask."
-            )
-
-    def _checked_state(self, state, inputs):
-        """`state` as `[conv, C, n, m]`, each of its shape (`state_shapes`),
-        or a `ValueError` that names what was received."""
-        expected = self.state_shapes(inputs.shape[0])
-        received = [tuple(getattr(s, "shape", ())) for s in state]
-        if len(received) != len(expected) or any(
-            len(r) != len(e) or any(
-                a is not None and b is not None and a != b
-                for a, b in zip(r, e, strict=True)
-            )
-            for r, e in zip(received, expected, strict=False)
-        ):
-            raise ValueError(
-                f"Argument `initial_state` of {type(self).__name__} must be "
-                "the states a call with return_state=True returned: [conv, "
-                f"C, n, m] of shapes {expected}. Received: shapes {received}."
-            )
-        return state
-
-    def compute_mask(self, inputs, mask=None):
-        self._refuse(mask)
-        return None
-
     def call(self, inputs, initial_state=None, mask=None, training=False):
-        self._refuse(mask)
-        batch, steps = ops.shape(inputs)[0], inputs.shape[1]
-        dtype = wide_dtype(self.variable_dtype)
-
-        def wide(t):  # every tensor and weight in float32 (or wider): the
-            # weights as Keras hands them (rounded under mixed precision)
-            return None if t is None else ops.cast(t, dtype)
-
+        self.refuse_mask(mask)
+        wide = self.wide
+        conv_state, C0, n0, m0 = self.initial_state(inputs, initial_state)
         x = wide(inputs)
-        if initial_state is None:
-            initial_state = [
-                ops.zeros(shape, dtype) for shape in self.state_shapes(batch)
-            ]
-        conv_state, C0, n0, m0 = map(
-            wide, self._checked_state(initial_state, inputs)
-        )
-        up = ops.matmul(_residual_norm(x, wide(self.norm)),
+        up = ops.matmul(residual_norm(x, wide(self.norm)),
                         wide(self.up_kernel))
         if self.up_bias is not None:
             up = up + wide(self.up_bias)
         x_m, z = ops.split(up, 2, axis=-1)
-        # The causal convolution: the previous K - 1 inputs, then these.
-        window = ops.concatenate([conv_state, x_m], axis=1)
-        taps = self.conv1d_kernel_size
-        length = ops.shape(x_m)[1]
-        conv_kernel = wide(self.conv_kernel)
-        conv = wide(self.conv_bias) + sum(
-            window[:, tap:tap + length] * conv_kernel[tap]
-            for tap in range(taps)
+        conv, conv_state = causal_conv(
+            x_m, conv_state, wide(self.conv_kernel), wide(self.conv_bias)
         )
         c = ops.silu(conv)
-        q = _headwise(c, wide(self.q_kernel), wide(self.q_bias))
-        k = _headwise(c, wide(self.k_kernel), wide(self.k_bias))
-        v = _headwise(x_m, wide(self.v_kernel), wide(self.v_bias))
+        q = headwise(c, wide(self.q_kernel), wide(self.q_bias))
+        k = headwise(c, wide(self.k_kernel), wide(self.k_bias))
+        v = headwise(x_m, wide(self.v_kernel), wide(self.v_bias))
         gates = ops.matmul(
             ops.concatenate([q, k, v], axis=-1), wide(self.gate_kernel)
         ) + wide(self.gate_bias)
         i_pre, f_pre = ops.split(gates, 2, axis=-1)
         heads = self.num_heads
+        chunkwise = self._chunkwise(inputs.shape[1])
         h, (C, n, m) = mlstm_sequence(
             q, k, v, i_pre, f_pre, (C0, n0, m0), heads,
-            chunk_size=self.chunk_size if self._chunkwise(steps) else None,
+            chunk_size=self.chunk_size if chunkwise else None,
         )
-        h = _residual_norm(h, wide(self.head_norm), groups=heads)
+        h = residual_norm(h, wide(self.head_norm), groups=heads)
         h = h + wide(self.skip) * c
         y = ops.matmul(h * ops.silu(z), wide(self.down_kernel))
         if self.down_bias is not None:
             y = y + wide(self.down_bias)
         y = self._dropout(y, training=training)
-        outputs = ops.cast(x + y, self.compute_dtype)
-        if not self.return_state:
-            return outputs
-        conv_state = window[:, ops.shape(window)[1] - (taps - 1):]
-        return [outputs] + [
-            ops.cast(s, self.compute_dtype) for s in (conv_state, C, n, m)
-        ]
+        return self.outputs(inputs, x + y, (conv_state, C, n, m))
 
     def _chunkwise(self, steps):
         if self.mode == "chunkwise" and steps is None:
@@ -421,13 +295,6 @@ class MLSTMBlock(keras.layers.Layer):
             CHUNKWISE_FROM_STEPS, steps
         )
 
-    def compute_output_shape(self, inputs_shape, initial_state_shape=None):
-        if not self.return_state:
-            return tuple(inputs_shape)
-        if not self.built:
-            self.build(inputs_shape)
-        return [tuple(inputs_shape)] + self.state_shapes(inputs_shape[0])
-
     def get_config(self):
         return {
             **super().get_config(),
@@ -438,11 +305,8 @@ class MLSTMBlock(keras.layers.Layer):
             "conv1d_kernel_size": self.conv1d_kernel_size,
             "qkv_proj_blocksize": self.qkv_proj_blocksize,
             "bias": self.bias,
-            "dropout": self.dropout,
             "num_blocks": self.num_blocks,
             "mode": self.mode,
             "chunk_size": self.chunk_size,
-            "return_state": self.return_state,
-            "seed": self.seed,
         }
 
