@@ -16,8 +16,10 @@
 #                                  three shapes; writes gpu.md and gpu.json
 #                                  into OUTPUT (default: $OUT, else
 #                                  gpu_output/); then MinLSTM/MinGRU's scan
-#                                  and MLSTM's parallel form against their
-#                                  step loops (OUTPUT/min_rnn/, mlstm/)
+#                                  and MLSTM's parallel, chunkwise and step
+#                                  forms (OUTPUT/min_rnn/, mlstm/), and the
+#                                  xLSTM stack against the official package
+#                                  (OUTPUT/xlstm_official/)
 #   benchmarks/gpu.sh --dry-run [OUTPUT]
 #                                  the same here on CPU with the test
 #                                  environment (.venv), one tiny shape; part
@@ -109,6 +111,9 @@ else
         KERAS_BACKEND=$backend "$PYTHON" benchmarks/bench_mlstm.py \
             --backend "$backend" --steps 512,2048 \
             --output "$output/mlstm" || status=1
+        KERAS_BACKEND=$backend "$PYTHON" benchmarks/bench_xlstm.py \
+            --backend "$backend" --batch 16 --steps 512 \
+            --output "$output/xlstm_official" || status=1
     done
 fi
 "$PYTHON" benchmarks/gpu_report.py "$work" "$output"

@@ -139,15 +139,21 @@ class XLSTMBlockBase(keras.layers.Layer):
         # (without, Keras drops it with a warning).
         self.supports_masking = True
 
+    def seed_for(self, name):
+        """The seed of the weight, dropout or block `name`: from `seed` and
+        the name (None without a seed)."""
+        if self.seed is None:
+            return None
+        return zlib.crc32(f"{self.seed}/{name}".encode()) % 2**31
+
     def initializer(self, name, weight, **arguments):
         """Keras's initializer `name` (`"RandomNormal"`, ...), seeded from
         `seed` and the weight's name."""
         if name in ("Zeros", "Ones"):
             return getattr(initializers, name)()
-        seed = None
-        if self.seed is not None:
-            seed = zlib.crc32(f"{self.seed}/{weight}".encode()) % 2**31
-        return getattr(initializers, name)(**arguments, seed=seed)
+        return getattr(initializers, name)(
+            **arguments, seed=self.seed_for(weight)
+        )
 
     def add(self, name, shape, initializer, **arguments):
         """A weight `name` of `shape`, initialised by `initializer`."""

@@ -239,8 +239,9 @@ class SLSTMBlock(XLSTMBlockBase):
         self.slstm = None  # built for the input's features, in `build`
         self._forget_bias = forget_bias
         self._dropouts = [
-            keras.layers.Dropout(rate, seed=seed, dtype=wide)
-            for rate in (self.dropout, self.ff_dropout)
+            keras.layers.Dropout(rate, seed=self.seed_for(name), dtype=wide)
+            for rate, name in ((self.dropout, "dropout"),
+                               (self.ff_dropout, "ff_dropout"))
         ]
 
     def build(self, input_shape):

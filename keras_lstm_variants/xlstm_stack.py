@@ -3,7 +3,6 @@ r"""xLSTM's stack of blocks (Beck et al. 2024), equal to the official
 places `slstm_at` names, then a LayerNorm."""
 
 import numbers
-import zlib
 
 from keras_lstm_variants._arguments import check_bool
 from keras_lstm_variants._arguments import check_positive_int
@@ -127,12 +126,10 @@ class XLSTMBlockStack(XLSTMBlockBase):
         ]
 
     def _block(self, index):
-        seed = None
-        if self.seed is not None:
-            seed = zlib.crc32(f"{self.seed}/block_{index}".encode()) % 2**31
         common = dict(
             dropout=self.dropout, num_blocks=self.num_blocks,
-            return_state=True, seed=seed, dtype=self.dtype_policy,
+            return_state=True, seed=self.seed_for(f"block_{index}"),
+            dtype=self.dtype_policy,
             name=f"block_{index}",
         )
         kind, settings = "mlstm_block", dict(self.mlstm_block, bias=self.bias)

@@ -173,3 +173,24 @@ def test_gpu_script_dry_run_checks_and_writes_its_tables(tmp_path):
         "MinLSTM [scan]", "MinLSTM [step]", "keras.LSTM",
     }
     assert all(row["train_ms"] > 0 for row in scan["rows"])
+
+
+def test_xlstm_bench_times_ours_and_the_official_stack(tmp_path):
+    """benchmarks/bench_xlstm.py --quick: both layouts, ours and the
+    official stack, the same numbers (the official module is the truth),
+    the table written. Once, in the TensorFlow session."""
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("run once per suite, in the TensorFlow session")
+    pytest.importorskip("xlstm")
+    bench = _load("bench_xlstm")
+    assert bench.main(["--quick", "--backend", "tensorflow",
+                       "--output", str(tmp_path)]) == 0
+    result = json.loads((tmp_path / "tensorflow.json").read_text())
+    table = (tmp_path / "tensorflow.md").read_text()
+    assert [row["layout"] for row in result["rows"]] == list(bench.LAYOUTS)
+    for row in result["rows"]:
+        assert row["max_abs_difference"] < 1e-4
+        for key in ("ours_infer_ms", "ours_train_ms", "official_infer_ms",
+                    "official_train_ms"):
+            assert row[key] > 0
+        assert f"| {row['layout']} |" in table

@@ -80,7 +80,7 @@ def test_handwriting_digits_needs_neither_tfds_nor_tensorflow(
 
 
 SCRIPTS = ["adding_problem", "handwriting", "imdb_sentiment", "variant_study",
-           "on_device"]
+           "on_device", "char_lm"]
 
 
 @pytest.mark.parametrize("script", SCRIPTS)
@@ -522,3 +522,56 @@ def test_new_examples_check_their_needs(capsys):
     message = capsys.readouterr().err
     assert "no_such_module_here" in message and "statsmodels" not in message
     assert "pip install no_such_module_here" in message
+
+
+def test_char_lm_reads_pythons_documentation_in_order():
+    """The text is `pydoc_data`'s topics; the splits are its first 90%, the
+    next 5% and the last 5%; each window's targets are its inputs one
+    character on; the four models have about the same parameters."""
+    from pydoc_data import topics
+
+    char_lm = load_example("char_lm")
+    text = char_lm.load_text()
+    assert topics.topics["for"] in text and len(text) > 400_000
+    ids, alphabet = char_lm.encode(text)
+    train, validation, test = char_lm.split(ids)
+    assert len(train) + len(validation) + len(test) == len(text)
+    assert abs(len(train) / len(text) - 0.9) < 1e-4
+    tail = text[-len(test):]
+    decoded = "".join(alphabet[i] for i in test)
+    assert all(d == t or (d == alphabet[char_lm.UNKNOWN] and t not in
+                          alphabet) for d, t in zip(decoded, tail,
+                                                    strict=True))
+    x, y = char_lm.windows(test, 16)
+    np.testing.assert_array_equal(x[:, 1:], y[:, :-1])
+    np.testing.assert_array_equal(x.reshape(-1)[1:], y.reshape(-1)[:-1])
+    args = char_lm.parse_args(["--backend", keras.backend.backend()])
+    counts = {
+        name: char_lm.build(name, len(alphabet), args)[0].count_params()
+        for name in char_lm.MODELS
+    }
+    assert max(counts.values()) / min(counts.values()) < 1.15, counts
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(keras.backend.backend() != "torch",
+                    reason="run once per suite, in the PyTorch session")
+def test_char_lm_quick_run_trains_generates_and_reports(tmp_path):
+    # main returns 1 unless each recurrent model's first generated step,
+    # from the prompt's states, gives the whole-sequence model's logits.
+    char_lm = load_example("char_lm")
+    code = char_lm.main(["--quick", "--backend", keras.backend.backend(),
+                         "--output", str(tmp_path)])
+    assert code == 0
+    result = json.loads((tmp_path / "results.json").read_text())
+    assert [r["model"] for r in result["runs"]] == list(char_lm.MODELS)
+    uniform = np.log2(result["setup"]["symbols"])
+    _, alphabet = char_lm.encode(char_lm.load_text())
+    for run in result["runs"]:
+        # Better than guessing uniformly: the models learned something.
+        assert 0.5 < run["test_bpc"] < uniform, run
+        assert len(run["sample"]) == 12 and set(run["sample"]) <= set(
+            alphabet)
+        assert run["train_chars_per_second"] > 0
+    assert "| xLSTM[7:1] |" in (tmp_path / "results.md").read_text()
+    assert (tmp_path / "char_lm.png").read_bytes()[:4] == b"\x89PNG"

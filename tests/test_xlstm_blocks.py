@@ -492,6 +492,27 @@ def test_block_and_stack_bad_arguments_are_named(cls, arguments, message):
         cls(**arguments)
 
 
+def test_stack_seeds_each_block_apart():
+    # The same seed draws the same stack; another seed, and another block
+    # of the same stack, draw other weights.
+    stacks = [klv.XLSTMBlockStack(num_blocks=2, slstm_at=[1], seed=s,
+                                  mlstm_block={"num_heads": 2},
+                                  slstm_block={"num_heads": 2})
+              for s in (0, 1, 0)]
+    for stack in stacks:
+        stack.build((None, None, 8))
+    draws = [[to_numpy(w) for w in s.weights] for s in stacks]
+    names = [w.name for w in stacks[0].weights]
+    assert all(np.array_equal(a, b)
+               for a, b in zip(draws[0], draws[2], strict=True))
+    up = names.index("up_kernel")
+    assert not np.allclose(draws[0][up], draws[1][up])
+    # The sLSTM block's gates are drawn, and apart from the mLSTM's.
+    gates = names.index("gate_kernel", names.index("gate_kernel") + 1)
+    assert draws[0][gates].shape == (4, 2, 4, 4)
+    assert draws[0][gates].std() > 0
+
+
 def test_stack_checks_its_input_and_states(rng):
     stack = klv.XLSTMBlockStack(
         num_blocks=2, slstm_at="all", slstm_block={"num_heads": 2},
