@@ -23,23 +23,17 @@ Writes `<output>/<backend>.md` and `.json` and prints the table.
 
 import argparse
 import datetime
-import importlib.util
 import json
 import os
 import pathlib
 import statistics
 import sys
 
+# bench_layers.py, beside this script, for its timing and machine helpers.
+sys.path.insert(0, str(pathlib.Path(__file__).parent))
+import bench_layers  # noqa: E402
+
 LAYOUTS = {"xLSTM[7:1]": [1], "xLSTM[1:0]": []}
-
-
-def _bench_layers():
-    """benchmarks/bench_layers.py, for its timing and machine helpers."""
-    path = pathlib.Path(__file__).with_name("bench_layers.py")
-    spec = importlib.util.spec_from_file_location("bench_layers", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def parse_args(argv=None):
@@ -194,7 +188,7 @@ def main(argv=None):
     import keras
     import torch
 
-    helpers = _bench_layers()
+    helpers = bench_layers
     torch.set_num_threads(os.cpu_count() or 1)
     result = {
         "date": datetime.date.today().isoformat(),

@@ -139,6 +139,49 @@ def _tolerance(truth, yardstick):
     scale = max(1.0, np.abs(truth).max())
     return max(1e-5, 4 * np.abs(yardstick - truth).max() / scale) * scale
 
+def _assert_equals_official(ours, module, x, gradients=True):
+    """Ours on x (float32) against the official module in float64: the
+    outputs (and input gradients) to four times the official float32
+    run's own error."""
+    expected, expected_gradient = _official(module, x, torch.float64)
+    official32, gradient32 = _official(module, x, torch.float32)
+    module.to(torch.float64)
+    x32 = x.astype("float32")
+    np.testing.assert_allclose(
+        to_numpy(ours(x32)), expected, rtol=0,
+        atol=_tolerance(expected, official32),
+    )
+    if gradients:
+        np.testing.assert_allclose(
+            input_gradient(ours, x32), expected_gradient, rtol=0,
+            atol=_tolerance(expected_gradient, gradient32),
+        )
+
+
+def _assert_generates_as_official(module, ours, x, prompt, official_step):
+    """A prompt's states, then one token at a time: ours (built with
+    `return_state=True`) gives the whole float64 forward's outputs, and so
+    does `official_step(x_t, state) -> (y_t, state)` from the same point."""
+    whole, _ = _official(module, x, torch.float64)
+    tolerance = 1e-5 * np.abs(whole).max()
+    y, *states = ours(x[:, :prompt].astype("float32"))
+    np.testing.assert_allclose(to_numpy(y), whole[:, :prompt], rtol=0,
+                               atol=tolerance)
+    official_state = None
+    with torch.no_grad():
+        for t in range(x.shape[1]):
+            official_y, official_state = official_step(
+                torch.tensor(x[:, t:t + 1]), official_state
+            )
+            if t < prompt:
+                continue
+            y, *states = ours(x[:, t:t + 1].astype("float32"),
+                              initial_state=states)
+            for actual in (to_numpy(y), official_y.numpy()):
+                np.testing.assert_allclose(actual, whole[:, t:t + 1],
+                                           rtol=0, atol=tolerance)
+
+
 
 @pytest.mark.parametrize(
     "bias, mode, steps",
@@ -147,52 +190,23 @@ def _tolerance(truth, yardstick):
 def test_mlstm_block_equals_the_official_block(rng, bias, mode, steps):
     # The chunkwise run uses chunks of 16: the sequence ends inside one.
     block = _official_mlstm_block(steps, bias, seed=steps)
-    x = rng.normal(size=(2, steps, EMBEDDING))
-    expected, expected_gradient = _official(block, x, torch.float64)
-    official32, gradient32 = _official(block, x, torch.float32)
     ours = migrate.from_xlstm(block, mode=mode, chunk_size=16)
-    x32 = x.astype("float32")
-    np.testing.assert_allclose(
-        to_numpy(ours(x32)), expected, rtol=0,
-        atol=_tolerance(expected, official32),
-    )
-    np.testing.assert_allclose(
-        input_gradient(ours, x32), expected_gradient, rtol=0,
-        atol=_tolerance(expected_gradient, gradient32),
-    )
+    _assert_equals_official(ours, block,
+                            rng.normal(size=(2, steps, EMBEDDING)))
 
 
 def test_mlstm_block_generates_token_by_token_as_the_official_step(rng):
-    # A prompt's states, then one token at a time: the whole sequence's
-    # outputs, and the official block's `step` from the same point.
-    steps, prompt = 12, 7
-    block = _official_mlstm_block(steps, bias=True, seed=5)
-    x = rng.normal(size=(2, steps, EMBEDDING))
-    whole, _ = _official(block, x, torch.float64)
-    ours = migrate.from_xlstm(block, return_state=True)
-    y, *states = ours(x[:, :prompt].astype("float32"))
-    np.testing.assert_allclose(to_numpy(y), whole[:, :prompt], rtol=0,
-                               atol=1e-5 * np.abs(whole).max())
-    official_state = None
-    with torch.no_grad():
-        for t in range(steps):
-            step = torch.tensor(x[:, t:t + 1])
-            official_y, official_state = block.step(step, **(
-                official_state or {}
-            ))
-            official_state = {
-                "mlstm_state": official_state["mlstm_state"],
-                "conv_state": official_state["conv_state"],
-            }
-            if t < prompt:
-                continue
-            y, *states = ours(x[:, t:t + 1].astype("float32"),
-                              initial_state=states)
-            for actual in (to_numpy(y), official_y.numpy()):
-                np.testing.assert_allclose(
-                    actual, whole[:, t:t + 1], rtol=0,
-                    atol=1e-5 * np.abs(whole).max(),
-                )
+    block = _official_mlstm_block(12, bias=True, seed=5)
+
+    def step(x_t, state):
+        y, state = block.step(x_t, **(state or {}))
+        return y, {"mlstm_state": state["mlstm_state"],
+                   "conv_state": state["conv_state"]}
+
+    _assert_generates_as_official(
+        block, migrate.from_xlstm(block, return_state=True),
+        rng.normal(size=(2, 12, EMBEDDING)), 7, step,
+    )
 
 
 def test_mlstm_block_saves_and_loads(tmp_path, rng):
@@ -319,47 +333,20 @@ def test_slstm_block_equals_the_official_block(rng, case):
     if settings["feedforward"] is not None:
         settings["feedforward"] = _feedforward(**settings["feedforward"])
     block = _official_slstm_block(seed=len(case), **settings)
-    x = rng.normal(size=(2, 9, EMBEDDING))
-    expected, expected_gradient = _official(block, x, torch.float64)
-    official32, gradient32 = _official(block, x, torch.float32)
-    ours = migrate.from_xlstm(block)
-    x32 = x.astype("float32")
-    np.testing.assert_allclose(
-        to_numpy(ours(x32)), expected, rtol=0,
-        atol=_tolerance(expected, official32),
-    )
-    if case == "conv-gelu":
-        np.testing.assert_allclose(
-            input_gradient(ours, x32), expected_gradient, rtol=0,
-            atol=_tolerance(expected_gradient, gradient32),
-        )
+    _assert_equals_official(migrate.from_xlstm(block), block,
+                            rng.normal(size=(2, 9, EMBEDDING)),
+                            gradients=case == "conv-gelu")
 
 
 def test_slstm_block_generates_token_by_token_as_the_official_step(rng):
-    steps, prompt = 10, 6
     block = _official_slstm_block(
         seed=3, feedforward=_feedforward(act_fn="gelu")
     )
-    x = rng.normal(size=(2, steps, EMBEDDING))
-    whole, _ = _official(block, x, torch.float64)
-    ours = migrate.from_xlstm(block, return_state=True)
-    y, *states = ours(x[:, :prompt].astype("float32"))
-    tolerance = 1e-5 * np.abs(whole).max()
-    np.testing.assert_allclose(to_numpy(y), whole[:, :prompt], rtol=0,
-                               atol=tolerance)
-    official_state = {}
-    with torch.no_grad():
-        for t in range(steps):
-            official_y, official_state = block.step(
-                torch.tensor(x[:, t:t + 1]), **official_state
-            )
-            if t < prompt:
-                continue
-            y, *states = ours(x[:, t:t + 1].astype("float32"),
-                              initial_state=states)
-            for actual in (to_numpy(y), official_y.numpy()):
-                np.testing.assert_allclose(actual, whole[:, t:t + 1],
-                                           rtol=0, atol=tolerance)
+    _assert_generates_as_official(
+        block, migrate.from_xlstm(block, return_state=True),
+        rng.normal(size=(2, 10, EMBEDDING)), 6,
+        lambda x_t, state: block.step(x_t, **(state or {})),
+    )
 
 
 def test_slstm_block_official_initialisation():
@@ -386,44 +373,17 @@ def test_slstm_block_official_initialisation():
 def test_stack_equals_the_official_stack_and_generates_as_its_step(rng):
     # xLSTM[2:1]: mLSTM, sLSTM, mLSTM, then the post-blocks norm; the
     # mLSTM blocks chunkwise (chunks of 4, the sequence ends inside one).
-    steps, prompt = 10, 6
-    stack = _official_stack(steps, seed=4)
-    x = rng.normal(size=(2, steps, EMBEDDING))
-    expected, expected_gradient = _official(stack, x, torch.float64)
-    official32, gradient32 = _official(stack, x, torch.float32)
-    stack = stack.to(torch.float64)
+    stack = _official_stack(10, seed=4)
     ours = migrate.from_xlstm(stack, mode="chunkwise", chunk_size=4)
     assert [type(b).__name__ for b in ours.blocks] == [
         "MLSTMBlock", "SLSTMBlock", "MLSTMBlock"
     ]
-    x32 = x.astype("float32")
-    np.testing.assert_allclose(
-        to_numpy(ours(x32)), expected, rtol=0,
-        atol=_tolerance(expected, official32),
+    x = rng.normal(size=(2, 10, EMBEDDING))
+    _assert_equals_official(ours, stack, x)
+    _assert_generates_as_official(
+        stack, migrate.from_xlstm(stack, return_state=True), x, 6,
+        lambda x_t, state: stack.step(x_t, state=state),
     )
-    np.testing.assert_allclose(
-        input_gradient(ours, x32), expected_gradient, rtol=0,
-        atol=_tolerance(expected_gradient, gradient32),
-    )
-    # The prompt's states, then one token at a time: the whole forward and
-    # the official stack's `step`.
-    generator = migrate.from_xlstm(stack, return_state=True)
-    y, *states = generator(x32[:, :prompt])
-    tolerance = 1e-5 * np.abs(expected).max()
-    np.testing.assert_allclose(to_numpy(y), expected[:, :prompt], rtol=0,
-                               atol=tolerance)
-    official_state = None
-    with torch.no_grad():
-        for t in range(steps):
-            official_y, official_state = stack.step(
-                torch.tensor(x[:, t:t + 1]), state=official_state
-            )
-            if t < prompt:
-                continue
-            y, *states = generator(x32[:, t:t + 1], initial_state=states)
-            for actual in (to_numpy(y), official_y.numpy()):
-                np.testing.assert_allclose(actual, expected[:, t:t + 1],
-                                           rtol=0, atol=tolerance)
 
 
 def test_language_model_equals_the_official_model():
