@@ -12,8 +12,11 @@ one process with the rounds alternating:
   an SGD update; ours by `train_on_batch`.
 
 Two layouts: xLSTM[7:1] (8 blocks, sLSTM second) and xLSTM[1:0] (8 mLSTM
-blocks). The ratio is the official time over ours: above 1, ours is faster.
-On a GPU, both run there.
+blocks). Ours runs as a user gets it, `mode="auto"` (on a CPU the
+chunkwise form from 256 steps, the parallel form below); our times include
+copying the NumPy inputs in and the outputs out, as Keras's
+`predict_on_batch` and `train_on_batch` do. The ratio is the official
+time over ours: above 1, ours is faster. On a GPU, both run there.
 
     python benchmarks/bench_xlstm.py --backend torch --output out
     python benchmarks/bench_xlstm.py --quick      # seconds: a smoke test

@@ -122,7 +122,10 @@ class XLSTMBlockBase(keras.layers.Layer):
     blocks of different seeds differ and a weight's draw does not depend on
     which others exist), the check of `initial_state`, the refusal of a
     mask, and the output shape. A block computes in float32 (or wider)
-    whatever the dtype policy: `wide` casts a tensor or weight there.
+    whatever the dtype policy: `wide` casts a tensor there, and its weights
+    are read unrounded (`add`), and neither its inputs nor the states it is
+    given are rounded on the way in. Under a mixed policy, then, only its
+    outputs are in the compute dtype; its states stay in float32.
     """
 
     def __init__(self, dropout=0.0, return_state=False, seed=None, **kwargs):
@@ -133,6 +136,10 @@ class XLSTMBlockBase(keras.layers.Layer):
                 "block's output). Received: dropout=1.0."
             )
         super().__init__(**kwargs)
+        # Keras rounds a mixed-precision layer's float arguments to the
+        # compute dtype on the way in, states too: a block takes them as
+        # they are (it computes in float32).
+        self.autocast = False
         self.return_state = check_bool("return_state", return_state)
         self.seed = seed
         # So that Keras hands a mask to `call`, which refuses it by name
@@ -156,16 +163,21 @@ class XLSTMBlockBase(keras.layers.Layer):
         )
 
     def add(self, name, shape, initializer, **arguments):
-        """A weight `name` of `shape`, initialised by `initializer`."""
+        """A weight `name` of `shape`, initialised by `initializer`; read
+        unrounded under mixed precision (the block computes in float32)."""
         return self.add_weight(
             shape=shape, name=name,
             initializer=self.initializer(initializer, name, **arguments),
+            autocast=False,
         )
 
     def check_features(self, input_shape):
-        """The input's features, once its shape is checked."""
+        """The input's features, once its shape is checked; later calls
+        with other features are refused by name (`input_spec`)."""
         check_input_shape(self, input_shape,
                           ("batch", "timesteps", "features"))
+        self.input_spec = keras.InputSpec(ndim=3,
+                                          axes={-1: input_shape[-1]})
         return input_shape[-1]
 
     def wide(self, t):
@@ -222,11 +234,12 @@ class XLSTMBlockBase(keras.layers.Layer):
 
     def outputs(self, inputs, outputs, states):
         """What `call` returns: the outputs in the compute dtype, then the
-        states (if `return_state`)."""
+        states (if `return_state`) in the computing dtype, so that under
+        mixed precision generation carries them unrounded."""
         outputs = ops.cast(outputs, self.compute_dtype)
         if not self.return_state:
             return outputs
-        return [outputs] + [ops.cast(s, self.compute_dtype) for s in states]
+        return [outputs] + [self.wide(s) for s in states]
 
     def compute_output_shape(self, inputs_shape, initial_state_shape=None):
         if not self.return_state:
@@ -234,6 +247,16 @@ class XLSTMBlockBase(keras.layers.Layer):
         if not self.built:
             self.build(inputs_shape)
         return [tuple(inputs_shape)] + self.state_shapes(inputs_shape[0])
+
+    def compute_output_spec(self, inputs, initial_state=None, mask=None,
+                            training=False):
+        shapes = self.compute_output_shape(tuple(inputs.shape))
+        if not self.return_state:
+            return keras.KerasTensor(shapes, dtype=self.compute_dtype)
+        wide = wide_dtype(self.variable_dtype)
+        return [keras.KerasTensor(shapes[0], dtype=self.compute_dtype)] + [
+            keras.KerasTensor(shape, dtype=wide) for shape in shapes[1:]
+        ]
 
     def get_config(self):
         return {

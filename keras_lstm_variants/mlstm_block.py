@@ -86,7 +86,8 @@ class MLSTMBlock(XLSTMBlockBase):
             down) to a multiple of `round_proj_up_to_multiple_of`, the inner
             size $I$. Defaults to `True`.
         round_proj_up_to_multiple_of: Positive integer. Defaults to `64`.
-        conv1d_kernel_size: Positive integer, the convolution's taps.
+        conv1d_kernel_size: Positive integer, the convolution's taps (1, on
+            which the official forward fails, is the current step alone).
             Defaults to `4`.
         qkv_proj_blocksize: Positive integer dividing $I$, the size of the
             q, k, v projections' blocks. Defaults to `4`.
@@ -224,7 +225,7 @@ class MLSTMBlock(XLSTMBlockBase):
         )
         self.gate_bias = self.add_weight(
             shape=(2 * heads,), name="gate_bias",
-            initializer=self._gate_bias,
+            initializer=self._gate_bias, autocast=False,
         )
         self.head_norm = add("head_norm", (inner,), "Zeros")
         self.skip = add("skip", (inner,), "Ones")

@@ -121,7 +121,8 @@ class SLSTMBlock(XLSTMBlockBase):
         num_heads: Positive integer dividing $E$, the sLSTM's heads.
             Defaults to `4`.
         conv1d_kernel_size: Non-negative integer, the convolution's taps
-            (0: no convolution). Defaults to `4`.
+            (0: no convolution; 1, on which the official forward fails, the
+            current step alone). Defaults to `4`.
         group_norm_weight: Whether the per-head norm has a weight.
             Defaults to `True`.
         dropout: Float in [0, 1), dropout of the sLSTM's outputs before the

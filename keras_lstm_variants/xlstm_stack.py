@@ -12,9 +12,13 @@ from keras_lstm_variants._xlstm_block import residual_norm
 from keras_lstm_variants.mlstm_block import MLSTMBlock
 from keras_lstm_variants.slstm_block import SLSTMBlock
 
-# What the stack sets in every block, so that a block's settings may not.
-_SET_BY_THE_STACK = ("bias", "dropout", "num_blocks", "block_index",
-                     "return_state", "seed", "name", "dtype")
+# What the stack sets in each kind of block, so that its settings may not.
+_SET_BY_THE_STACK = {
+    "mlstm_block": ("bias", "dropout", "num_blocks", "return_state", "seed",
+                    "name", "dtype"),
+    "slstm_block": ("dropout", "num_blocks", "block_index", "return_state",
+                    "seed", "name", "dtype"),
+}
 
 
 @serializable
@@ -48,7 +52,10 @@ class XLSTMBlockStack(XLSTMBlockBase):
             only.
         mlstm_block: Dict of `MLSTMBlock` arguments for every mLSTM block
             (`num_heads`, `proj_factor`, `conv1d_kernel_size`, `mode`,
-            ...), or None for the defaults. Defaults to `None`.
+            ...), or None for the defaults. Defaults to `None`. (Unlike the
+            official configuration, where `mlstm_block=None` makes every
+            block an sLSTM block: here `slstm_at` alone says where the
+            sLSTM blocks are; `"all"` for all.)
         slstm_block: Dict of `SLSTMBlock` arguments for every sLSTM block
             (`num_heads`, `conv1d_kernel_size`, `feedforward`,
             `ff_proj_factor`, ...), or None for the defaults. Defaults to
@@ -126,10 +133,13 @@ class XLSTMBlockStack(XLSTMBlockBase):
         ]
 
     def _block(self, index):
+        # The blocks compute in float32 (or wider) whatever the policy, and
+        # pass the residual stream on unrounded; the stack's output is in
+        # the compute dtype.
         common = dict(
             dropout=self.dropout, num_blocks=self.num_blocks,
             return_state=True, seed=self.seed_for(f"block_{index}"),
-            dtype=self.dtype_policy,
+            dtype=self.dtype_policy.variable_dtype,
             name=f"block_{index}",
         )
         kind, settings = "mlstm_block", dict(self.mlstm_block, bias=self.bias)
@@ -143,18 +153,18 @@ class XLSTMBlockStack(XLSTMBlockBase):
         except (TypeError, ValueError) as error:  # named by the block
             raise ValueError(
                 f"Argument `{kind}` holds an argument that {cls.__name__} "
-                f"does not take: {error} Received: {kind}="
+                f"refuses: {error} Received: {kind}="
                 f"{getattr(self, kind)!r}."
             ) from None
 
     def build(self, input_shape):
-        features = self.check_features(input_shape)
-        if self.embedding_dim not in (None, features):
+        if self.embedding_dim not in (None, input_shape[-1]):
             raise ValueError(
                 "Argument `embedding_dim` must be the input's features. "
                 f"Received: embedding_dim={self.embedding_dim}, inputs of "
                 f"shape {tuple(input_shape)}."
             )
+        features = self.check_features(input_shape)
         for block in self.blocks:
             block.build(input_shape)
         self.post_blocks_norm = None
@@ -228,7 +238,7 @@ def _checked_settings(name, settings):
             f"Argument `{name}` must be a dict of the block's arguments, or "
             f"None. Received: {name}={settings!r}."
         )
-    clashing = sorted(set(settings) & set(_SET_BY_THE_STACK))
+    clashing = sorted(set(settings) & set(_SET_BY_THE_STACK[name]))
     if clashing:
         raise ValueError(
             f"Argument `{name}` may not set {clashing}: the stack sets them "

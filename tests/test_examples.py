@@ -557,8 +557,9 @@ def test_char_lm_reads_pythons_documentation_in_order():
 @pytest.mark.skipif(keras.backend.backend() != "torch",
                     reason="run once per suite, in the PyTorch session")
 def test_char_lm_quick_run_trains_generates_and_reports(tmp_path):
-    # main returns 1 unless each recurrent model's first generated step,
-    # from the prompt's states, gives the whole-sequence model's logits.
+    # main returns 1 unless each recurrent model, one step on from the
+    # states of the prompt but its last character, gives the
+    # whole-sequence model's logits at that character.
     char_lm = load_example("char_lm")
     code = char_lm.main(["--quick", "--backend", keras.backend.backend(),
                          "--output", str(tmp_path)])
