@@ -1,7 +1,8 @@
 """The variants on real sequences, offline: a reproducible comparison.
 
 Trains every variant of the package (the four layers, Greff et al.'s search
-space, the minimal RNNs MinLSTM and MinGRU, xLSTM's SLSTM and MLSTM, the GRU
+space, the minimal RNNs MinLSTM and MinGRU, xLSTM's SLSTM and MLSTM and its
+blocks MLSTMBlock and SLSTMBlock (each in place of the layer), the GRU
 family: GRU in both reset forms, LayerNormGRU, MGU, GRU1-GRU3) on
 real data that ships inside Python packages and on one generated
 sequence-to-sequence task, with several seeds, on the same budget (units,
@@ -96,7 +97,17 @@ VARIANTS = {
     "GRU1": ("GRU1", None, {}),
     "GRU2": ("GRU2", None, {}),
     "GRU3": ("GRU3", None, {}),
+    # xLSTM as the paper builds it: the block in place of the layer
+    # (`BLOCKS`), 4 heads, the official defaults otherwise.
+    "MLSTMBlock": ("MLSTMBlock", None, {"num_heads": 4}),
+    "SLSTMBlock": ("SLSTMBlock", None, {"num_heads": 4}),
 }
+# The variants that are xLSTM blocks, maps of (batch, T, E) to the same
+# shape: in the models, a Dense(units) projects the input into the block's
+# width E, and the classifier reads the block's output at the last step the
+# other variants' Masking keeps (the blocks take no mask; padding, all
+# zeros, comes after the real steps).
+BLOCKS = ("MLSTMBlock", "SLSTMBlock")
 # Other names a reader may use for a variant: the class, the search-space
 # name; a class alone means its default forget-gate bias (DEFAULT_FORGET_BIAS).
 DEFAULT_FORGET_BIAS = {"CoupledLSTM": 0, "CIFG": 0, "NIG": 0}
@@ -242,12 +253,45 @@ def reversal_strings(train, test, length, seed=0):
 
 
 def build_layer(variant, units, **arguments):
+    """The variant's layer of `units`; a block (`BLOCKS`) takes its width
+    from its input, and `arguments` are a layer's (`return_sequences`)."""
     import keras_lstm_variants as klv
 
     kind, name, own = VARIANTS[variant]
     if kind == "search_space":
         return klv.search_space.layer(name, units, **own, **arguments)
+    if kind in BLOCKS:
+        return getattr(klv, kind)(**own)
     return getattr(klv, kind)(units, **own, **arguments)
+
+
+def last_real_step(outputs, inputs):
+    """`outputs` `(batch, T, E)` at each sequence's last step whose input
+    is not all zeros (the last step `Masking(0.0)` keeps; the first step if
+    none is kept)."""
+    from keras import ops
+
+    real = ops.any(ops.not_equal(inputs, 0.0), axis=-1)
+    steps = ops.shape(inputs)[1]
+    last = ops.max(ops.where(real, ops.arange(steps)[None], 0), axis=1)
+    pick = ops.one_hot(last, steps, dtype=outputs.dtype)
+    return ops.sum(outputs * pick[:, :, None], axis=1)
+
+
+def build_block_model(task, variant, units, input_shape, classes):
+    """The block in place of the layer (`BLOCKS`): Dense(units), the block,
+    its output at the last real step; for a sequence-to-sequence task, then
+    `RepeatVector` and a second block of the same kind."""
+    import keras
+
+    inputs = keras.Input(input_shape)
+    x = build_layer(variant, units)(keras.layers.Dense(units)(inputs))
+    x = keras.layers.Lambda(lambda pair: last_real_step(*pair))([x, inputs])
+    if task in SEQUENCE_TO_SEQUENCE:
+        x = keras.layers.RepeatVector(input_shape[0])(x)
+        x = build_layer(variant, units)(x)
+    outputs = keras.layers.Dense(classes, activation="softmax")(x)
+    return keras.Model(inputs, outputs)
 
 
 def build_model(task, variant, units, input_shape, classes):
@@ -256,6 +300,8 @@ def build_model(task, variant, units, input_shape, classes):
     decoder of the same variant, joined by `RepeatVector`."""
     import keras
 
+    if VARIANTS[variant][0] in BLOCKS:
+        return build_block_model(task, variant, units, input_shape, classes)
     if task in SEQUENCE_TO_SEQUENCE:
         layers = [
             build_layer(variant, units),

@@ -144,7 +144,27 @@ def test_study_class_names_mean_the_class_defaults():
     for variant, (_, _, own) in study.VARIANTS.items():
         layer = study.build_layer(variant, 4)
         for name, value in own.items():
-            assert getattr(layer.cell, name) == value, variant
+            assert getattr(getattr(layer, "cell", layer), name) == value
+
+
+def test_study_blocks_read_the_last_step_masking_keeps():
+    study = load_example("variant_study")
+    inputs = np.zeros((3, 5, 2), "float32")
+    inputs[0, :3] = 1.0  # padded after 3 steps
+    inputs[1, 4, 1] = 2.0  # only the last step is real
+    inputs[2, 1] = 1.0
+    inputs[2, 3, 0] = -1.0  # a zero step between real ones
+    outputs = np.random.default_rng(0).normal(size=(3, 5, 4))
+    picked = keras.ops.convert_to_numpy(study.last_real_step(
+        keras.ops.convert_to_tensor(outputs.astype("float32")),
+        keras.ops.convert_to_tensor(inputs),
+    ))
+    np.testing.assert_allclose(picked, outputs[[0, 1, 2], [2, 4, 3]],
+                               rtol=1e-6)
+    model = study.build_model("reverse", "SLSTMBlock", 8, (8, 10), 10)
+    assert model.output_shape == (None, 8, 10)
+    assert [type(layer).__name__ for layer in model.layers].count(
+        "SLSTMBlock") == 2
 
 
 @pytest.mark.parametrize(
@@ -214,8 +234,9 @@ def test_study_data_is_the_real_data():
 # with a variant of its own (a compiled model costs ~10 s a run on JAX).
 STUDY_TASKS = {"tensorflow": ["digits"], "jax": ["japanese_vowels"],
                "torch": ["mnist1d", "reverse"]}
-STUDY_VARIANTS = {"tensorflow": ["LSTM (NP)"],
-                  "jax": ["CIFG (forget bias 0)"], "torch": ["MinGRU", "FGR"]}
+STUDY_VARIANTS = {"tensorflow": ["LSTM (NP)", "MLSTMBlock"],
+                  "jax": ["CIFG (forget bias 0)"],
+                  "torch": ["MinGRU", "FGR", "SLSTMBlock"]}
 
 
 def test_study_pairwise_design_covers_every_task():
