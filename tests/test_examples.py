@@ -507,14 +507,16 @@ def test_attention_decoder_matrix_memory_joins_the_heads_block_diagonally():
 def test_every_example_offers_every_layer_of_the_package(capsys):
     """`--variant` of every example is the package's layers (each class of
     `__all__` that is a Keras layer, but the cells, the public bases and
-    xLSTM's blocks, which map a sequence to one of their input's width
-    and are not offered as a recurrent layer yet), then the search-space
-    names; the study has a row for every layer."""
+    xLSTM's blocks and their stack, which map a sequence to one of their
+    input's width and are not offered as a recurrent layer), then the
+    search-space names; the study has a row for every layer, and for each
+    block."""
     common = load_example("_common")
+    blocks = ("Block", "BlockStack")
     layers = [name for name in klv.__all__
               if isinstance(getattr(klv, name), type)
               and issubclass(getattr(klv, name), keras.layers.Layer)
-              and not name.endswith(("Cell", "Base", "Block"))]
+              and not name.endswith(("Cell", "Base", *blocks))]
     assert {"MinLSTM", "MinGRU", "SLSTM", "MLSTM"} <= set(layers)
     names = layers + list(klv.search_space.NAMES)
     assert list(common.all_variants()) == names
@@ -532,6 +534,8 @@ def test_every_example_offers_every_layer_of_the_package(capsys):
             assert args.variant == name and args.seeds == [0]
     study = load_example("variant_study")
     assert {study.variant_name(name) for name in layers} <= set(study.VARIANTS)
+    assert {name for name in klv.__all__ if name.endswith("Block")} <= set(
+        study.BLOCKS)
 
 
 def test_new_examples_check_their_needs(capsys):
