@@ -104,6 +104,16 @@ def _refuse_clashes(carried, kwargs):
         )
 
 
+def _converted(cls, carried, kwargs, features, weights):
+    """`cls(**carried, **kwargs)` (an argument in both refused), built for
+    `features` and holding `weights`."""
+    _refuse_clashes(carried, kwargs)
+    layer = cls(**carried, **kwargs)
+    layer.build((None, None, features))
+    layer.set_weights(weights)
+    return layer
+
+
 def _array(tensor, transpose=False):
     value = _torch_to_numpy(tensor)
     return value.T if transpose else value
@@ -225,11 +235,8 @@ def _mlstm_block(module, kwargs):
         _mlstm_settings(config), bias=config.bias, dropout=config.dropout,
         num_blocks=config._num_blocks or 1,
     )
-    _refuse_clashes(carried, kwargs)
-    block = MLSTMBlock(**carried, **kwargs)
-    block.build((None, None, config.embedding_dim))
-    block.set_weights(_mlstm_block_weights(module))
-    return block
+    return _converted(MLSTMBlock, carried, kwargs, config.embedding_dim,
+                      _mlstm_block_weights(module))
 
 
 def _slstm_block(module, kwargs):
@@ -241,11 +248,8 @@ def _slstm_block(module, kwargs):
         num_blocks=config._num_blocks or 1,
         block_index=config._block_idx or 0,
     )
-    _refuse_clashes(carried, kwargs)
-    block = SLSTMBlock(**carried, **kwargs)
-    block.build((None, None, config.embedding_dim))
-    block.set_weights(_slstm_block_weights(module))
-    return block
+    return _converted(SLSTMBlock, carried, kwargs, config.embedding_dim,
+                      _slstm_block_weights(module))
 
 
 def _stack(module, kwargs):
@@ -269,16 +273,13 @@ def _stack(module, kwargs):
         add_post_blocks_norm=config.add_post_blocks_norm,
         bias=config.bias, dropout=config.dropout,
     )
-    _refuse_clashes(carried, kwargs)
-    stack = XLSTMBlockStack(**carried, **kwargs)
-    stack.build((None, None, config.embedding_dim))
     weights = []
     if config.add_post_blocks_norm:
         weights.append(_array(module.post_blocks_norm.weight))
     for block in module.blocks:
         weights += _block_weights(block)
-    stack.set_weights(weights)
-    return stack
+    return _converted(XLSTMBlockStack, carried, kwargs, config.embedding_dim,
+                      weights)
 
 
 def _language_model(module, kwargs):
